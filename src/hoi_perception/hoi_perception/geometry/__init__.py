@@ -1,0 +1,1 @@
+"""Geometry on numpy: rotations, camera models, transforms."""
