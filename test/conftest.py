@@ -1,0 +1,18 @@
+"""Test session set-up: keep DDS on the loopback with a domain of our own."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Before anything imports rclpy: no discovery traffic off this machine, and a
+# domain id per test session so parallel sessions do not see each other.
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
+os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_src = str(REPO_ROOT / "src" / "hoi_perception")
+if _src not in sys.path:
+    sys.path.insert(0, _src)
