@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Build ROS 2 interface packages into the venv prefix with the PyPI ROS wheels.
+# Usage: setup/build_interfaces.sh <venv> <package-dir>...
+# Idempotent: a package is rebuilt only when its sources changed (stamp file
+# holds a hash of them).
+set -euo pipefail
+venv=$(cd "$1" && pwd); shift
+py="$venv/bin/python"
+pyinc=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+npinc=$("$py" -c 'import numpy; print(numpy.get_include())')
+
+# The wheels' exported CMake files name the include dirs of the machine that
+# built them; point them at this venv's Python and numpy.
+{ grep -rl '/opt/python/cp311-cp311/' "$venv/share" --include='*.cmake' 2>/dev/null || true; } | while read -r f; do
+  sed -i -e "s#/opt/python/cp311-cp311/include/python3.11#${pyinc}#g" \
+         -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#${npinc}#g" "$f"
+done
+
+export AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
+export PATH="$venv/bin:$PATH"
+jobs=$(nproc 2>/dev/null || echo 2)
+for pkg_dir in "$@"; do
+  pkg_dir=$(cd "$pkg_dir" && pwd)
+  name=$(basename "$pkg_dir")
+  stamp="$venv/share/$name/.hoi_build_stamp"
+  hash=$(cd "$pkg_dir" && find . -type f \( -name '*.msg' -o -name '*.srv' -o -name 'CMakeLists.txt' -o -name 'package.xml' \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
+    echo "[setup] $name is up to date"
+    continue
+  fi
+  echo "[setup] building $name into $venv"
+  build="$venv/build/$name"
+  rm -rf "$build"; mkdir -p "$build"
+  cmake -S "$pkg_dir" -B "$build" -DCMAKE_INSTALL_PREFIX="$venv" -DCMAKE_BUILD_TYPE=Release \
+        -DPython3_EXECUTABLE="$py" -DPython3_FIND_VIRTUALENV=ONLY -DBUILD_TESTING=OFF >"$build/configure.log" 2>&1 \
+    || { cat "$build/configure.log"; exit 1; }
+  cmake --build "$build" -j "$jobs" >"$build/build.log" 2>&1 || { tail -50 "$build/build.log"; exit 1; }
+  cmake --install "$build" >"$build/install.log" 2>&1 || { tail -50 "$build/install.log"; exit 1; }
+  echo "$hash" > "$stamp"
+done
