@@ -33,6 +33,15 @@ py="$venv/bin/python"
 stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
+# ament_index lookups (package share directories) need the venv on
+# AMENT_PREFIX_PATH; activating the venv sets it. Nothing else needs it.
+if ! grep -q 'hoi_perception: ament prefix' "$venv/bin/activate"; then
+  cat >> "$venv/bin/activate" <<'ACT'
+# hoi_perception: ament prefix (make setup installs ROS packages into this venv)
+export AMENT_PREFIX_PATH="$VIRTUAL_ENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+ACT
+fi
+
 # 3. pinned dependencies
 h=$(hash_of requirements.txt constraints.txt)
 if ! stamp_ok "$venv/.hoi_requirements" "$h"; then

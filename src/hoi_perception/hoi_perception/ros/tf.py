@@ -1,0 +1,116 @@
+"""TF publishing without tf2_ros (not on PyPI).
+
+Behaves like tf2_ros' broadcasters so RViz, tf2 listeners and rosbag2 on a
+full ROS 2 install see the same thing:
+
+* :class:`TransformBroadcaster` publishes on ``/tf`` with tf2_ros'
+  ``DynamicBroadcasterQoS``: reliable, volatile, keep last 100;
+* :class:`StaticTransformBroadcaster` publishes on ``/tf_static`` with
+  ``StaticBroadcasterQoS``: reliable, transient local, keep last 1. Because
+  only one message is kept per publisher, every static transform this
+  broadcaster ever sent is merged (keyed by child frame) into that one
+  message, so a late joiner gets all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from geometry_msgs.msg import TransformStamped
+from numpy.typing import ArrayLike
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from tf2_msgs.msg import TFMessage
+
+from hoi_perception.geometry.rotations import matrix_to_quat
+from hoi_perception.ros.time import stamp_from_ns
+
+TF_TOPIC = "/tf"
+TF_STATIC_TOPIC = "/tf_static"
+
+#: tf2_ros DynamicBroadcasterQoS / DynamicListenerQoS.
+TF_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=100,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
+
+#: tf2_ros StaticBroadcasterQoS / StaticListenerQoS.
+TF_STATIC_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+
+
+def transform_stamped(
+    parent: str,
+    child: str,
+    stamp_ns: int,
+    matrix: ArrayLike | None = None,
+    translation: ArrayLike | None = None,
+    quaternion_xyzw: ArrayLike | None = None,
+) -> TransformStamped:
+    """A TransformStamped from a 4x4 matrix or a translation + (x, y, z, w).
+
+    The transform maps points from ``child`` into ``parent`` (parent_from_child),
+    as tf2 defines it.
+    """
+    if matrix is not None:
+        m = np.asarray(matrix, dtype=np.float64)
+        translation = m[:3, 3]
+        quaternion_xyzw = matrix_to_quat(m[:3, :3])
+    t = np.zeros(3) if translation is None else np.asarray(translation, dtype=np.float64)
+    q = np.array([0.0, 0.0, 0.0, 1.0]) if quaternion_xyzw is None else np.asarray(quaternion_xyzw, dtype=np.float64)
+    msg = TransformStamped()
+    msg.header.stamp = stamp_from_ns(stamp_ns)
+    msg.header.frame_id = parent
+    msg.child_frame_id = child
+    msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = (float(v) for v in t)
+    r = msg.transform.rotation
+    r.x, r.y, r.z, r.w = (float(v) for v in q)
+    return msg
+
+
+class TransformBroadcaster:
+    """Publishes dynamic transforms on /tf (tf2_ros.TransformBroadcaster)."""
+
+    def __init__(self, node: Node, topic: str = TF_TOPIC, qos: QoSProfile = TF_QOS) -> None:
+        self._pub = node.create_publisher(TFMessage, topic, qos)
+
+    def send_transform(self, transforms: TransformStamped | Sequence[TransformStamped]) -> None:
+        if isinstance(transforms, TransformStamped):
+            transforms = [transforms]
+        if transforms:
+            self._pub.publish(TFMessage(transforms=list(transforms)))
+
+    # tf2_ros spelling, so code written against tf2_ros reads the same.
+    sendTransform = send_transform  # noqa: N815
+
+
+class StaticTransformBroadcaster:
+    """Publishes static transforms on /tf_static (tf2_ros.StaticTransformBroadcaster).
+
+    All transforms sent so far are merged by child frame and republished as
+    one message, because the transient-local publisher keeps only the last.
+    """
+
+    def __init__(self, node: Node, topic: str = TF_STATIC_TOPIC, qos: QoSProfile = TF_STATIC_QOS) -> None:
+        self._pub = node.create_publisher(TFMessage, topic, qos)
+        self._by_child: dict[str, TransformStamped] = {}
+
+    def send_transform(self, transforms: TransformStamped | Iterable[TransformStamped]) -> None:
+        if isinstance(transforms, TransformStamped):
+            transforms = [transforms]
+        for t in transforms:
+            self._by_child[t.child_frame_id] = t
+        self._pub.publish(TFMessage(transforms=list(self._by_child.values())))
+
+    sendTransform = send_transform  # noqa: N815
+
+    @property
+    def frames(self) -> list[str]:
+        return list(self._by_child)
