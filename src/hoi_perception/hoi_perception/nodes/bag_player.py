@@ -1,0 +1,379 @@
+"""Bag player node: replays a rosbag2 bag (MCAP or sqlite3) with /clock.
+
+Thin shell over :mod:`hoi_perception.bag.playback`: reads parameters,
+creates one publisher per topic and publishes the stored CDR bytes as they
+are (no deserialization). Nodes started with ``use_sim_time:=true`` follow
+the published /clock, so they replay exactly what was recorded.
+
+Run::
+
+    python -m hoi_perception.nodes.bag_player --ros-args -p bag_path:=data/sample_bag -p rate:=0.5
+
+Parameters (validated at start; a bad value logs an error and exits with 2):
+
+* ``bag_path`` (string, required): bag directory or ``.mcap`` file.
+* ``rate`` (double, 1.0, > 0): playback speed factor.
+* ``loop`` (bool, false) and ``max_passes`` (int, 0 = unbounded): replay forever or N times.
+* ``start_offset_s`` (double, 0.0, >= 0): skip the first seconds of the bag
+  (latched topics such as /tf_static are still delivered).
+* ``topics_include`` / ``topics_exclude`` (string arrays, fnmatch patterns):
+  empty include = every topic.
+* ``publish_clock`` (bool, true), ``clock_rate_hz`` (double, 100.0, >= 0):
+  /clock ticks at that wall rate and right before each message.
+* ``qos_depth`` (int, 10, >= 1): keep-last depth of the (reliable, volatile) topic publishers.
+* ``latched_topics`` (string array, ["/tf_static"]): published transient
+  local, as are topics recorded with transient-local offers.
+* ``wait_for_subscribers`` (bool, false) with ``wait_for_subscribers_timeout_s``
+  (double, 10.0): hold playback until every publisher has a subscriber.
+* ``start_delay_s`` (double, 0.0): wait before playing (discovery time).
+* ``linger_s`` (double, 0.5): keep the node alive after the last message so
+  reliable delivery completes, then exit.
+* ``publish_diagnostics`` (bool, false): /diagnostics at 1 Hz.
+
+The process ends by itself after the last message unless ``loop`` is set.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import rclpy
+from rclpy.exceptions import ParameterUninitializedException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
+from rosgraph_msgs.msg import Clock
+
+from hoi_perception.bag.io import BagMessage, BagReader, TopicInfo
+from hoi_perception.bag.playback import PlaybackConfig, PlaybackRunner, PlaybackStats, schedule, select_topics
+
+CLOCK_TOPIC = "/clock"
+EXIT_OK = 0
+EXIT_BAD_PARAMETERS = 2
+
+
+class ParameterError(ValueError):
+    """A parameter value the player cannot work with."""
+
+
+def resolve_message_class(msgtype: str) -> type:
+    """``pkg/msg/Name`` -> the generated rclpy class (imports ``pkg.msg``)."""
+    parts = msgtype.split("/")
+    if len(parts) == 2:  # tolerate ROS 1 style "pkg/Name"
+        parts = [parts[0], "msg", parts[1]]
+    if len(parts) != 3:
+        raise ValueError(f"bad message type name {msgtype!r}")
+    pkg, sub, name = parts
+    module = importlib.import_module(f"{pkg}.{sub}")
+    return getattr(module, name)
+
+
+def _ns_to_clock(t_ns: int) -> Clock:
+    msg = Clock()
+    msg.clock.sec, msg.clock.nanosec = divmod(int(t_ns), 1_000_000_000)
+    return msg
+
+
+class BagPlayer(Node):
+    """Node that publishes a bag's messages and /clock; call :meth:`play`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("bag_player", **kwargs)
+        # Set before anything can raise: rclpy's shutdown calls destroy_node on half-built nodes too.
+        self.runner: PlaybackRunner | None = None
+        self.reader: BagReader | None = None
+        p = self.declare_parameter
+        p("bag_path", "")
+        p("rate", 1.0)
+        p("loop", False)
+        p("max_passes", 0)
+        p("start_offset_s", 0.0)
+        p("topics_include", Parameter.Type.STRING_ARRAY)
+        p("topics_exclude", Parameter.Type.STRING_ARRAY)
+        p("publish_clock", True)
+        p("clock_rate_hz", 100.0)
+        p("qos_depth", 10)
+        p("latched_topics", ["/tf_static"])
+        p("wait_for_subscribers", False)
+        p("wait_for_subscribers_timeout_s", 10.0)
+        p("start_delay_s", 0.0)
+        p("linger_s", 0.5)
+        p("publish_diagnostics", False)
+
+        self.config, self.bag_path = self._read_parameters()
+        self._qos_depth = int(self.get_parameter("qos_depth").value)
+        if self.get_parameter("use_sim_time").value:
+            self.get_logger().warning("use_sim_time is true on the player itself; it publishes /clock, set it false")
+
+        reader = self.reader = BagReader(self.bag_path).open()
+        self.topics: dict[str, TopicInfo] = reader.topics()
+        selected = select_topics(sorted(self.topics), self.config)
+        if not selected:
+            raise ParameterError(
+                f"no topic of {self.bag_path} matches include={list(self.config.include)} "
+                f"exclude={list(self.config.exclude)}; bag topics: {sorted(self.topics)}"
+            )
+        duration_s = reader.duration_ns / 1e9
+        if self.config.start_offset_s > duration_s:
+            raise ParameterError(f"start_offset_s={self.config.start_offset_s} is past the bag's end ({duration_s:.3f} s)")
+
+        self.publishers_: dict[str, Any] = {}
+        self.msg_classes: dict[str, type] = {}
+        self.skipped: dict[str, int] = {}
+        self._raw_ok = True
+        for topic in selected:
+            info = self.topics[topic]
+            try:
+                cls = resolve_message_class(info.msgtype)
+            except (ImportError, AttributeError, ValueError) as exc:
+                self.get_logger().error(f"{topic}: cannot import message type {info.msgtype} ({exc}); not published")
+                self.skipped[topic] = 0
+                continue
+            self.msg_classes[topic] = cls
+            self.publishers_[topic] = self.create_publisher(cls, topic, self._qos_for(info))
+        self.clock_pub = self.create_publisher(Clock, CLOCK_TOPIC, 10) if self.config.publish_clock else None
+        self.played_topics = [t for t in selected if t in self.publishers_]
+
+        self.diag_pub = None
+        if self.get_parameter("publish_diagnostics").value:
+            from diagnostic_msgs.msg import DiagnosticArray
+
+            self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+            self.create_timer(1.0, self._publish_diagnostics)
+
+        clock = f"on at {self.config.clock_rate_hz:.0f} Hz" if self.config.publish_clock else "off"
+        self.get_logger().info(
+            f"bag {self.bag_path}: {reader.message_count} messages, {duration_s:.3f} s, "
+            f"{len(self.topics)} topics; playing {len(self.played_topics)} "
+            f"(rate {self.config.rate}, loop {self.config.loop}, start offset {self.config.start_offset_s} s, "
+            f"/clock {clock})"
+        )
+
+    # -- parameters ---------------------------------------------------------
+    def _read_parameters(self) -> tuple[PlaybackConfig, Path]:
+        def get(name: str) -> Any:
+            try:
+                return self.get_parameter(name).value
+            except ParameterUninitializedException:  # string arrays declared without a default
+                return None
+
+        bag = str(get("bag_path") or "")
+        if not bag:
+            raise ParameterError("bag_path is required (a bag directory or .mcap file)")
+        path = Path(bag).expanduser()
+        if not path.exists():
+            raise ParameterError(f"bag_path {path} does not exist")
+        if path.is_dir() and not (path / "metadata.yaml").is_file() and not any(path.glob("*.mcap")):
+            raise ParameterError(f"bag_path {path} is a directory without metadata.yaml or .mcap file")
+        checks: list[tuple[str, bool, str]] = [
+            ("rate", float(get("rate")) > 0 and float(get("rate")) < float("inf"), "must be > 0"),
+            ("start_offset_s", float(get("start_offset_s")) >= 0, "must be >= 0"),
+            ("clock_rate_hz", float(get("clock_rate_hz")) >= 0, "must be >= 0 (0: only before each message)"),
+            ("qos_depth", int(get("qos_depth")) >= 1, "must be >= 1"),
+            ("max_passes", int(get("max_passes")) >= 0, "must be >= 0"),
+            ("start_delay_s", float(get("start_delay_s")) >= 0, "must be >= 0"),
+            ("linger_s", float(get("linger_s")) >= 0, "must be >= 0"),
+            ("wait_for_subscribers_timeout_s", float(get("wait_for_subscribers_timeout_s")) > 0, "must be > 0"),
+        ]
+        for name, ok, why in checks:
+            if not ok:
+                raise ParameterError(f"parameter {name}={get(name)!r} {why}")
+        config = PlaybackConfig(
+            rate=float(get("rate")),
+            loop=bool(get("loop")),
+            start_offset_s=float(get("start_offset_s")),
+            include=_strings(get("topics_include")),
+            exclude=_strings(get("topics_exclude")),
+            publish_clock=bool(get("publish_clock")),
+            clock_rate_hz=float(get("clock_rate_hz")),
+            latched_topics=_strings(get("latched_topics")),
+            max_passes=int(get("max_passes")),
+        )
+        config.validate()
+        return config, path
+
+    def _qos_for(self, info: TopicInfo) -> QoSProfile:
+        # Reliable publishers match both reliable and best-effort subscribers; the
+        # sensor-data (best effort) profile would not reach reliable ones.
+        latched = info.transient_local or any(
+            fnmatch.fnmatchcase(info.name, p) for p in self.config.latched_topics
+        )
+        if latched:
+            # Keep every latched message of the bag for late joiners (one for /tf_static).
+            return QoSProfile(
+                history=HistoryPolicy.KEEP_LAST,
+                depth=max(1, min(info.count, 100)),
+                reliability=ReliabilityPolicy.RELIABLE,
+                durability=DurabilityPolicy.TRANSIENT_LOCAL,
+            )
+        return QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=self._qos_depth,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.VOLATILE,
+        )
+
+    # -- playback -----------------------------------------------------------
+    def _publish(self, msg: BagMessage) -> None:
+        pub = self.publishers_.get(msg.topic)
+        if pub is None:
+            self.skipped[msg.topic] = self.skipped.get(msg.topic, 0) + 1
+            return
+        if self._raw_ok:
+            try:
+                pub.publish(msg.data)  # rclpy >= Jazzy publishes serialized bytes as they are
+                return
+            except TypeError:
+                self._raw_ok = False
+                self.get_logger().warning("this rclpy cannot publish serialized bytes; deserializing each message")
+        pub.publish(deserialize_message(msg.data, self.msg_classes[msg.topic]))
+
+    def _publish_clock(self, t_ns: int) -> None:
+        if self.clock_pub is not None:
+            self.clock_pub.publish(_ns_to_clock(t_ns))
+
+    def _on_error(self, msg: BagMessage, exc: Exception) -> None:
+        self.get_logger().error(f"{msg.topic}: publishing message at {msg.log_time_ns} failed: {exc}")
+
+    def _wait_for_subscribers(self) -> None:
+        timeout = float(self.get_parameter("wait_for_subscribers_timeout_s").value)
+        pubs = dict(self.publishers_)
+        if self.clock_pub is not None:
+            pubs[CLOCK_TOPIC] = self.clock_pub
+        deadline = time.monotonic() + timeout
+        while rclpy.ok():
+            missing = [t for t, p in pubs.items() if p.get_subscription_count() == 0]
+            if not missing:
+                self.get_logger().info("every topic has a subscriber; starting")
+                return
+            if time.monotonic() > deadline:
+                self.get_logger().warning(f"no subscriber after {timeout} s on {missing}; starting anyway")
+                return
+            time.sleep(0.05)
+
+    def play(self) -> PlaybackStats:
+        """Blocking: play (all passes), then linger; returns the statistics."""
+        if self.get_parameter("wait_for_subscribers").value:
+            self._wait_for_subscribers()
+        delay = float(self.get_parameter("start_delay_s").value)
+        if delay > 0:
+            time.sleep(delay)
+        topics = self.played_topics
+        reader = self.reader
+        assert reader is not None
+        events = schedule(lambda: reader.messages(topics=topics), reader.start_time_ns, self.config, reader.end_time_ns)
+        self.runner = PlaybackRunner(events, self._publish, self._publish_clock, on_error=self._on_error)
+        self.context.on_shutdown(self.runner.stop)
+        t0 = time.monotonic()
+        stats = self.runner.run()
+        wall = time.monotonic() - t0
+        linger = float(self.get_parameter("linger_s").value)
+        if linger > 0 and rclpy.ok():
+            time.sleep(linger)
+        self._log_summary(stats, wall)
+        return stats
+
+    def _log_summary(self, stats: PlaybackStats, wall_s: float) -> None:
+        log = self.get_logger()
+        log.info(
+            f"done: {stats.total_messages} messages in {wall_s:.2f} s wall, {stats.passes} pass(es), "
+            f"{stats.clock_ticks} /clock ticks, worst lateness {stats.max_lag_ns / 1e6:.1f} ms"
+        )
+        width = max((len(t) for t in self.topics), default=10)
+        for topic in sorted(set(self.played_topics) | set(self.skipped)):
+            n = stats.messages.get(topic, 0)
+            extra = []
+            if stats.errors.get(topic):
+                extra.append(f"{stats.errors[topic]} failed")
+            if topic in self.skipped:
+                extra.append("skipped: type not importable")
+            log.info(f"  {topic:<{width}} {n:>7} published  {self.topics[topic].msgtype}  {' '.join(extra)}")
+
+    def _publish_diagnostics(self) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+        stats = self.runner.stats if self.runner else PlaybackStats()
+        status = DiagnosticStatus()
+        status.name = f"{self.get_name()}: playback"
+        status.hardware_id = str(self.bag_path)
+        errors = sum(stats.errors.values())
+        status.level = DiagnosticStatus.WARN if errors or self.skipped else DiagnosticStatus.OK
+        status.message = f"{stats.total_messages} published, {errors} failed, {len(self.skipped)} topics skipped"
+        status.values = [
+            KeyValue(key="passes", value=str(stats.passes)),
+            KeyValue(key="clock_ticks", value=str(stats.clock_ticks)),
+            KeyValue(key="max_lateness_ms", value=f"{stats.max_lag_ns / 1e6:.1f}"),
+        ] + [KeyValue(key=f"published {t}", value=str(n)) for t, n in sorted(stats.messages.items())]
+        arr = DiagnosticArray()
+        arr.header.stamp = self.get_clock().now().to_msg()
+        arr.status = [status]
+        self.diag_pub.publish(arr)
+
+    def destroy_node(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+        try:
+            if self.reader is not None:
+                self.reader.close()
+                self.reader = None
+        except Exception:  # noqa: BLE001 - closing on the way out; nothing to do about it
+            pass
+        super().destroy_node()
+
+
+def _strings(value: Sequence[str] | None) -> tuple[str, ...]:
+    return tuple(v for v in (value or ()) if v)
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    """Console entry point; returns the exit code (0 ok, 2 bad parameters, 130 interrupted)."""
+    rclpy.init(args=args)
+    node: BagPlayer | None = None
+    executor: SingleThreadedExecutor | None = None
+    spinner: threading.Thread | None = None
+    rc = EXIT_OK
+    try:
+        try:
+            node = BagPlayer()
+        except (ParameterError, FileNotFoundError) as exc:
+            rclpy.logging.get_logger("bag_player").error(str(exc))
+            return EXIT_BAD_PARAMETERS
+        # Parameter services and the diagnostics timer run beside the playback loop.
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        spinner = threading.Thread(target=_spin, args=(executor,), daemon=True)
+        spinner.start()
+        node.play()
+    except KeyboardInterrupt:
+        rc = 130
+    finally:
+        # Stop and join the spin thread before the node goes: a thread still inside
+        # rcl at interpreter exit aborts the process.
+        if executor is not None:
+            executor.shutdown(timeout_sec=1.0)
+        if spinner is not None:
+            spinner.join(timeout=2.0)
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return rc
+
+
+def _spin(executor: SingleThreadedExecutor) -> None:
+    try:
+        executor.spin()
+    except (ExternalShutdownException, KeyboardInterrupt):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
