@@ -5,13 +5,12 @@ ament_python setup.py; this file serves the PyPI-wheel workflow
 (`make setup` installs it into .venv).
 """
 
-from setuptools import find_packages, setup
+import runpy
+
+from setuptools import find_namespace_packages, setup
 
 PKG_ROOT = "src/hoi_perception"
-
-CONSOLE_SCRIPTS = [
-    # filled by each capability as it lands: "hoi-<tool> = hoi_perception.<module>:main"
-]
+CONSOLE_SCRIPTS = runpy.run_path(f"{PKG_ROOT}/hoi_perception/entry_points.py")["CONSOLE_SCRIPTS"]
 
 setup(
     name="hoi_perception",
@@ -20,7 +19,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     package_dir={"": PKG_ROOT},
-    packages=find_packages(PKG_ROOT, exclude=["test", "test.*"]),
+    packages=find_namespace_packages(PKG_ROOT, include=["hoi_perception", "hoi_perception.*"]),
     package_data={"hoi_perception": ["contracts/*.yaml", "data/*"]},
     include_package_data=True,
     entry_points={"console_scripts": CONSOLE_SCRIPTS},

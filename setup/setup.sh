@@ -59,7 +59,7 @@ fi
 setup/build_interfaces.sh "$venv" "${pkgs[@]}"
 
 # 5. the project itself (editable, so a checkout edit needs no reinstall)
-h=$(hash_of setup.py)
+h=$(hash_of setup.py src/hoi_perception/hoi_perception/entry_points.py)
 if ! stamp_ok "$venv/.hoi_project" "$h" || ! "$py" -c 'import hoi_perception' 2>/dev/null; then
   say "installing hoi_perception (editable)"
   "$py" -m pip install -q --no-deps -e .

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 import rclpy
+from msg_fill import HOI_MSG_TYPES, fill, msg_class
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
 from tf2_msgs.msg import TFMessage
-
-from msg_fill import HOI_MSG_TYPES, fill, msg_class
 
 HERE = Path(__file__).resolve().parent
 OFFICIAL_TFMESSAGE_HASH = "RIHS01_e369d0f05a23ae52508854b66f6aa0437f3449d652e8cbf22d5abe85d020f087"

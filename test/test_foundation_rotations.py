@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
-
 from hoi_perception.geometry import rotations as r
+from scipy.spatial.transform import Rotation
 
 N = 500
 
