@@ -1,0 +1,93 @@
+"""OV <-> BEV box conventions and the anchor encoding (see docs/sparse4d_conventions.md).
+
+OV ("Omniverse" world, the AI City / MTMC_Tracking_2025 ground truth and the
+model's boxes_3d output, card: "converted back to OV world coordinates"):
+  x, y, z   box centroid in the world frame, metres, z up (our ``world`` frame);
+  w, l, h   extents along the object's local x, y, z axes;
+  yaw       the third Euler component of "3d bounding box rotation" [pitch, roll, yaw];
+            the box's local x axis points along (cos yaw, sin yaw) in the world.
+BEV (OVPKL gt_boxes and the anchors/cached state inside the network):
+  [x - ox, y - oy, z, w, l, h, -yaw]: the TAO data service negates the yaw
+  (``rots = - anno["3d bounding box rotation"][2]``) and, with group recentering,
+  subtracts the BEV group origin (ox, oy) from x, y. NVIDIA's HOTA evaluation
+  negates the pkl yaw again to compare with the model output, which confirms that
+  boxes_3d are OV and the pkl boxes are BEV.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from hoi_perception.sparse4d.constants import ANCHOR_DIM, BOX_DIM, COS_YAW, SIN_YAW, VX, VZ, H, W, X, Z
+
+# Sizes below this are clamped before the log so a degenerate box cannot make -inf anchors.
+_MIN_SIZE = 1e-3
+
+
+def wrap_angle(a: ArrayLike) -> NDArray[np.float64]:
+    """Angle(s) wrapped to [-pi, pi)."""
+    a = np.asarray(a, dtype=np.float64)
+    return (a + np.pi) % (2.0 * np.pi) - np.pi
+
+
+def ov_to_bev_boxes(boxes: ArrayLike, origin_xy: tuple[float, float] = (0.0, 0.0)) -> NDArray[np.float64]:
+    """OV boxes (..., >=7) [x y z w l h yaw (v...)] -> BEV (yaw negated, recentred)."""
+    b = np.array(boxes, dtype=np.float64, copy=True)
+    b[..., 0] -= origin_xy[0]
+    b[..., 1] -= origin_xy[1]
+    b[..., 6] = wrap_angle(-b[..., 6])
+    return b
+
+
+def bev_to_ov_boxes(boxes: ArrayLike, origin_xy: tuple[float, float] = (0.0, 0.0)) -> NDArray[np.float64]:
+    """Inverse of :func:`ov_to_bev_boxes`."""
+    b = np.array(boxes, dtype=np.float64, copy=True)
+    b[..., 0] += origin_xy[0]
+    b[..., 1] += origin_xy[1]
+    b[..., 6] = wrap_angle(-b[..., 6])
+    return b
+
+
+def encode_anchors(boxes_bev: ArrayLike, out: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
+    """BEV boxes (N, 10) [x y z w l h yaw vx vy vz] -> anchors (N, 11) with log sizes and sin/cos yaw.
+
+    Inverse of the Sparse4D decoder's decode_box (exp of sizes, atan2(sin, cos)).
+    """
+    b = np.asarray(boxes_bev, dtype=np.float64).reshape(-1, BOX_DIM)
+    if out is None:
+        out = np.empty((b.shape[0], ANCHOR_DIM), dtype=np.float32)
+    out[:, X : Z + 1] = b[:, 0:3]
+    out[:, W : H + 1] = np.log(np.maximum(b[:, 3:6], _MIN_SIZE))
+    out[:, SIN_YAW] = np.sin(b[:, 6])
+    out[:, COS_YAW] = np.cos(b[:, 6])
+    out[:, VX : VZ + 1] = b[:, 7:10]
+    return out
+
+
+def decode_anchors(anchors: ArrayLike) -> NDArray[np.float64]:
+    """Anchors (N, 11) -> BEV boxes (N, 10) [x y z w l h yaw vx vy vz]."""
+    a = np.asarray(anchors, dtype=np.float64).reshape(-1, ANCHOR_DIM)
+    out = np.empty((a.shape[0], BOX_DIM))
+    out[:, 0:3] = a[:, X : Z + 1]
+    out[:, 3:6] = np.exp(a[:, W : H + 1])
+    out[:, 6] = np.arctan2(a[:, SIN_YAW], a[:, COS_YAW])
+    out[:, 7:10] = a[:, VX : VZ + 1]
+    return out
+
+
+def box_corners_ov(boxes: ArrayLike) -> NDArray[np.float64]:
+    """OV boxes (N, >=7) -> world corners (N, 8, 3): 4 bottom then 4 top, counter-clockwise seen from +z."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, np.shape(boxes)[-1])
+    hw, hl, hh = b[:, 3] / 2, b[:, 4] / 2, b[:, 5] / 2
+    lx = np.stack([hw, -hw, -hw, hw], axis=1)
+    ly = np.stack([hl, hl, -hl, -hl], axis=1)
+    c, s = np.cos(b[:, 6])[:, None], np.sin(b[:, 6])[:, None]
+    wx = b[:, 0:1] + c * lx - s * ly
+    wy = b[:, 1:2] + s * lx + c * ly
+    out = np.empty((b.shape[0], 8, 3))
+    out[:, :4, 0], out[:, 4:, 0] = wx, wx
+    out[:, :4, 1], out[:, 4:, 1] = wy, wy
+    out[:, :4, 2] = (b[:, 2] - hh)[:, None]
+    out[:, 4:, 2] = (b[:, 2] + hh)[:, None]
+    return out
