@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 from numpy.typing import ArrayLike
+from sensor_msgs.msg import CameraInfo
 
 from hoi_perception.geometry.rotations import matrix_to_quat, quat_to_matrix, yaw_to_quat
 
@@ -59,3 +60,31 @@ def pose_from_center_yaw(center: ArrayLike, yaw: float) -> Pose:
     pose.position = Point(x=float(c[0]), y=float(c[1]), z=float(c[2]))
     pose.orientation = quaternion(yaw_to_quat(float(yaw)))
     return pose
+
+
+def camera_info_msg(k: ArrayLike, width: int, height: int, frame_id: str, stamp_ns: int,
+                    distortion: ArrayLike | None = None) -> CameraInfo:
+    """sensor_msgs/CameraInfo of a pinhole camera (plumb_bob, no rectification)."""
+    from hoi_perception.ros.time import stamp_from_ns
+
+    kk = np.asarray(k, dtype=np.float64).reshape(3, 3)
+    msg = CameraInfo()
+    msg.header.stamp = stamp_from_ns(stamp_ns)
+    msg.header.frame_id = frame_id
+    msg.width, msg.height = int(width), int(height)
+    msg.distortion_model = "plumb_bob"
+    msg.d = [float(x) for x in (np.zeros(5) if distortion is None else np.asarray(distortion, dtype=np.float64))]
+    msg.k = [float(x) for x in kk.reshape(-1)]
+    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    p = np.zeros((3, 4))
+    p[:, :3] = kk
+    msg.p = [float(x) for x in p.reshape(-1)]
+    return msg
+
+
+def k_from_camera_info(msg: CameraInfo) -> np.ndarray:
+    """3x3 intrinsics of a CameraInfo; raises ValueError if unset (all zero)."""
+    k = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
+    if k[0, 0] <= 0 or k[1, 1] <= 0:
+        raise ValueError(f"camera_info of frame {msg.header.frame_id!r} has no intrinsics (K = {list(msg.k)})")
+    return k
