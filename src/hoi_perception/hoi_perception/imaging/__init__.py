@@ -1,0 +1,1 @@
+"""Image ingest without ROS: message <-> numpy conversions and RGB-D frames."""
