@@ -41,6 +41,8 @@ class GtBox:
     class_name: str  # card class name
     box: NDArray[np.float64]  # x, y, z, w, l, h, yaw
     velocity: NDArray[np.float64] = field(default_factory=lambda: np.zeros(3))
+    # Ground-truth id for evaluation only; the stand-in never reads it.
+    track_id: int = -1
 
 
 @dataclass
