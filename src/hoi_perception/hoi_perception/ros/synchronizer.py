@@ -1,0 +1,173 @@
+"""rclpy adapter of the approximate-time synchronizer (message_filters is not on PyPI).
+
+Subscribes to K topics with sensor-data QoS (best effort, keep last, depth
+from :class:`SyncConfig`), feeds ``header.stamp`` of each message to
+:class:`hoi_perception.sync.ApproximateTimeSynchronizer` and calls the user
+callback with every :class:`SyncedSet`. Drop counters come from the core
+(per stream and reason) plus the DDS ``message_lost`` events where the RMW
+reports them.
+
+Example (a node)::
+
+    cfg = SyncConfig.declare(self, "sync")
+    self.sync = TopicSynchronizer(
+        self, [(Image, "/zed/zed_node/left/image_rect_color"), (Image, "/zed/zed_node/depth/depth_registered"),
+               (CameraInfo, "/zed/zed_node/left/camera_info")], self.on_set, cfg)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from rclpy.callback_groups import CallbackGroup
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+
+from hoi_perception.ros.qos import sensor_data_qos
+from hoi_perception.sync.approximate import ApproximateTimeSynchronizer, StreamPolicy, SyncedSet, SyncStats
+
+
+@dataclass
+class SyncConfig:
+    queue_size: int = 10  # per-stream synchronizer queue
+    qos_depth: int = 5  # subscription history depth
+    max_interval_s: float = 0.0  # 0: unbounded, as message_filters' default
+    age_penalty: float = 0.1
+    stream_policy: str = StreamPolicy.WAIT.value  # "wait" | "partial"
+    stream_timeout_s: float = 1.0  # "partial": message time a silent stream is waited for
+    reset_threshold_s: float = 1.0  # a stream going back in time by more than this resets the state
+
+    @classmethod
+    def declare(cls, node: Node, prefix: str = "sync", defaults: SyncConfig | None = None) -> SyncConfig:
+        """Declare ``<prefix>.<field>`` parameters on the node and read them."""
+        base = defaults if defaults is not None else cls()
+        values = {}
+        for f in fields(cls):
+            name = f"{prefix}.{f.name}" if prefix else f.name
+            default = getattr(base, f.name)
+            if node.has_parameter(name):  # declared by the node already: keep its value
+                values[f.name] = node.get_parameter(name).value
+            else:
+                values[f.name] = node.declare_parameter(name, default).value
+        return cls(**values)
+
+    def synchronizer(self, num_streams: int) -> ApproximateTimeSynchronizer:
+        return ApproximateTimeSynchronizer(
+            num_streams,
+            int(self.queue_size),
+            max_interval_ns=int(self.max_interval_s * 1e9) if self.max_interval_s > 0 else None,
+            age_penalty=float(self.age_penalty),
+            stream_policy=StreamPolicy(self.stream_policy),
+            stream_timeout_ns=int(self.stream_timeout_s * 1e9),
+            reset_threshold_ns=int(self.reset_threshold_s * 1e9),
+        )
+
+
+def header_stamp_ns(msg: Any) -> int:
+    s = msg.header.stamp
+    return int(s.sec) * 1_000_000_000 + int(s.nanosec)
+
+
+class TopicSynchronizer:
+    """K subscriptions -> synchronized sets -> ``callback(SyncedSet)``.
+
+    ``topics``: (message type, topic name) per stream; stream i of every set
+    is ``topics[i]``. Types without a header are stamped with the node clock
+    on arrival (message_filters' allow_headerless). Exceptions raised by the
+    callback are logged and counted (``callback_errors``), never propagated
+    into the executor.
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        topics: Sequence[tuple[type, str]],
+        callback: Callable[[SyncedSet], None],
+        config: SyncConfig | None = None,
+        *,
+        qos: QoSProfile | None = None,
+        callback_group: CallbackGroup | None = None,
+    ) -> None:
+        if not topics:
+            raise ValueError("TopicSynchronizer needs at least one topic")
+        self.config = config if config is not None else SyncConfig()
+        self._node = node
+        self._callback = callback
+        self._sync = self.config.synchronizer(len(topics))
+        self._lock = threading.Lock()
+        self.topics = [name for _, name in topics]
+        self.callback_errors = 0
+        self._lost = [0] * len(topics)
+        profile = qos if qos is not None else sensor_data_qos(int(self.config.qos_depth))
+        self._subs = []
+        for i, (msg_type, name) in enumerate(topics):
+            has_header = "header" in getattr(msg_type, "get_fields_and_field_types", dict)()
+            self._subs.append(
+                node.create_subscription(
+                    msg_type,
+                    name,
+                    self._make_handler(i, has_header),
+                    profile,
+                    callback_group=callback_group,
+                    event_callbacks=self._event_callbacks(i),
+                )
+            )
+
+    # --------------------------------------------------------------- public
+
+    def stats(self) -> SyncStats:
+        with self._lock:
+            return self._sync.stats()
+
+    @property
+    def lost_messages(self) -> tuple[int, ...]:
+        """Per stream, messages the middleware reported lost before delivery."""
+        return tuple(self._lost)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._sync.reset()
+
+    def destroy(self) -> None:
+        for sub in self._subs:
+            self._node.destroy_subscription(sub)
+        self._subs = []
+
+    # ------------------------------------------------------------ internals
+
+    def _make_handler(self, index: int, has_header: bool) -> Callable[[Any], None]:
+        clock = self._node.get_clock()
+
+        def handler(msg: Any) -> None:
+            stamp = header_stamp_ns(msg) if has_header else clock.now().nanoseconds
+            self.on_message(index, stamp, msg)
+
+        return handler
+
+    def on_message(self, index: int, stamp_ns: int, msg: Any) -> None:
+        """Feed one message (what the subscriptions call; usable directly, e.g. from a bag)."""
+        with self._lock:
+            sets = self._sync.add(index, stamp_ns, msg)
+        for s in sets:
+            try:
+                self._callback(s)
+            except Exception as exc:  # a callback bug must not kill the executor
+                self.callback_errors += 1
+                self._node.get_logger().error(
+                    f"synchronized callback failed ({self.callback_errors} so far): {exc!r}",
+                    throttle_duration_sec=5.0,
+                )
+
+    def _event_callbacks(self, index: int) -> Any:
+        try:
+            from rclpy.event_handler import SubscriptionEventCallbacks
+        except ImportError:  # older rclpy
+            return None
+
+        def lost(info: Any) -> None:
+            self._lost[index] += int(getattr(info, "total_count_change", 0))
+
+        return SubscriptionEventCallbacks(message_lost=lost)  # defaults still log incompatible QoS
