@@ -1,0 +1,135 @@
+"""Ground-truth types of the synthetic scene.
+
+3D boxes follow the OV world convention of the TAO Sparse4D model card
+(docs/frames.md): centre (x, y, z) at the box centroid in the world frame
+(z up), size w along the object's x axis (its heading/forward axis), l along
+its y axis, h along its z axis, ``yaw`` the heading about world +z
+(pitch = roll = 0), velocity (vx, vy, vz) of the centre in m/s, world frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+# Classes Sparse4D (MTMC Tracking 2025) was trained on; everything else in the scene is scenery.
+MTMC_CLASSES: tuple[str, ...] = (
+    "Person", "Fourier_GR1_T2_Humanoid", "Agility_Digit_Humanoid", "Nova_Carter", "Transporter", "Forklift",
+)
+# Non-MTMC classes of this scene.
+BOX_CLASS = "Box"          # the carried cardboard box
+BIN_CLASS = "Bin"          # the cylinder
+TABLE_CLASS = "Table"
+
+
+@dataclass
+class Box3D:
+    track_id: int
+    class_name: str
+    x: float
+    y: float
+    z: float
+    w: float
+    l: float  # noqa: E741  (the card's name for the y extent)
+    h: float
+    yaw: float
+    velocity: NDArray[np.float64] = field(default_factory=lambda: np.zeros(3))
+    visibility: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def center(self) -> NDArray[np.float64]:
+        return np.array([self.x, self.y, self.z])
+
+    @property
+    def size(self) -> NDArray[np.float64]:
+        return np.array([self.w, self.l, self.h])
+
+    def world_from_box(self) -> NDArray[np.float64]:
+        c, s = math.cos(self.yaw), math.sin(self.yaw)
+        t = np.eye(4)
+        t[:3, :3] = [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]
+        t[:3, 3] = self.center
+        return t
+
+    def corners(self) -> NDArray[np.float64]:
+        """(8, 3) world corners; index bits (x, y, z) = (i >> 2, i >> 1, i) & 1, 0 = negative side."""
+        unit = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)])
+        t = self.world_from_box()
+        return (unit * self.size) @ t[:3, :3].T + t[:3, 3]
+
+    def contains(self, points: ArrayLike, margin: float = 0.0) -> NDArray[np.bool_]:
+        """Which world points (N, 3) lie inside the box grown by ``margin``."""
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 3) - self.center
+        c, s = math.cos(self.yaw), math.sin(self.yaw)
+        local = np.stack([c * p[:, 0] + s * p[:, 1], -s * p[:, 0] + c * p[:, 1], p[:, 2]], -1)
+        return np.all(np.abs(local) <= self.size / 2 + margin, axis=1)
+
+    def to_array(self) -> NDArray[np.float64]:
+        """Sparse4D ``boxes_3d`` row: (x, y, z, w, l, h, yaw, vx, vy, vz)."""
+        return np.array([self.x, self.y, self.z, self.w, self.l, self.h, self.yaw, *self.velocity])
+
+
+@dataclass
+class ObjectState:
+    """A rigid object: mesh (object frame, origin at the centroid) and its pose."""
+
+    track_id: int
+    name: str
+    world_from_object: NDArray[np.float64]
+    vertices: NDArray[np.float64]
+    faces: NDArray[np.int64]
+
+    def vertices_world(self) -> NDArray[np.float64]:
+        t = self.world_from_object
+        return self.vertices @ t[:3, :3].T + t[:3, 3]
+
+
+class HandContact(NamedTuple):
+    left: bool
+    right: bool
+
+
+@dataclass
+class FrameGroundTruth:
+    """Everything known about one frame.
+
+    joints_world: (34, 3) BodyPose3DNet joints of the interacting human
+    (track ``human_track_id``); joint_visibility[camera]: (34,) bool, in the
+    image and not occluded (see SyntheticScene for the rule);
+    world_from_pelvis: 4x4 root pose; objects: rigid objects with meshes;
+    hand_contact: per-hand grasp labels; grasped_object_id: the object held
+    (None when neither hand grasps); body_contact_vertices: indices into
+    ``body_vertices_world`` near the grasped object's surface;
+    object_contact_vertices: indices into the grasped object's ``vertices``
+    near the hands; boxes: every actor and object (``mtmc_boxes()`` keeps the
+    MTMC classes); other_humans: joints (34, 3) of the other walking
+    skeletons (second person, humanoid) by track id.
+    """
+
+    frame_index: int
+    time_s: float
+    human_track_id: int
+    joints_world: NDArray[np.float64]
+    joint_visibility: dict[str, NDArray[np.bool_]]
+    world_from_pelvis: NDArray[np.float64]
+    body_vertices_world: NDArray[np.float64]
+    objects: list[ObjectState]
+    hand_contact: HandContact
+    grasped_object_id: int | None
+    body_contact_vertices: NDArray[np.int64]
+    object_contact_vertices: NDArray[np.int64]
+    boxes: list[Box3D]
+    other_humans: dict[int, NDArray[np.float64]] = field(default_factory=dict)
+
+    def mtmc_boxes(self) -> list[Box3D]:
+        return [b for b in self.boxes if b.class_name in MTMC_CLASSES]
+
+    def box(self, track_id: int) -> Box3D:
+        return next(b for b in self.boxes if b.track_id == track_id)
+
+    def object(self, track_id: int) -> ObjectState:
+        return next(o for o in self.objects if o.track_id == track_id)
