@@ -158,7 +158,7 @@ def test_stopped_stream_wait_policy_overflows() -> None:
     assert max(st.queued) <= 5
     assert st.dropped[DropReason.QUEUE_OVERFLOW.value][0] >= 35
     assert st.dropped[DropReason.QUEUE_OVERFLOW.value][1] >= 35
-    assert st.timed_out_streams == ()
+    assert st.timed_out_streams == () and st.stalled_streams == (2,)
     check_conservation(sync, sets)
 
 
@@ -184,7 +184,7 @@ def test_never_started_stream_partial_policy() -> None:
     sync = ApproximateTimeSynchronizer(3, 4, stream_policy="partial", stream_timeout_ns=100 * MS)
     sets = feed(sync, [e for e in frames(3, 30) if e[0] != 1])
     st = sync.stats()
-    assert st.timed_out_streams == (1,)
+    assert st.timed_out_streams == (1,) and st.stalled_streams == (1,)
     assert len(sets) >= 25 and all(s.missing == [1] for s in sets)
     assert all(s.span_ns == 0 for s in sets)
     check_conservation(sync, sets)

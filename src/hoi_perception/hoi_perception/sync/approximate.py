@@ -103,6 +103,7 @@ class SyncStats:
     resets: int
     queued: tuple[int, ...]
     timed_out_streams: tuple[int, ...]  # currently left out of sets ("partial")
+    stalled_streams: tuple[int, ...]  # silent for > stream_timeout of message time (either policy)
     lower_bound_violations: tuple[int, ...]
 
     def dropped_total(self, stream: int | None = None, reason: DropReason | str | None = None) -> int:
@@ -269,10 +270,15 @@ class ApproximateTimeSynchronizer:
             resets=self._resets,
             queued=tuple(len(s) for s in self._stamps),
             timed_out_streams=tuple(i for i in range(self._k) if not self._active[i]),
+            stalled_streams=tuple(i for i in range(self._k) if self._stalled(i)),
             lower_bound_violations=tuple(self._violations),
         )
 
     # ------------------------------------------------------------ internals
+
+    def _stalled(self, i: int) -> bool:
+        since = self._last[i] if self._last[i] is not None else self._origin
+        return self._newest is not None and since is not None and self._newest - since > self._timeout
 
     def _refresh(self, i: int) -> None:
         """Recompute stream i's head entries and the empty-stream count."""
