@@ -323,3 +323,17 @@ def test_fuzz_no_crash_bounded_and_conserved(policy: str, seed: int) -> None:
     check_conservation(sync, sets)
     if policy == "wait":
         assert all(s.complete for s in sets)
+
+
+def test_inter_message_lower_bound_removes_the_wait() -> None:
+    """Without a bound the policy waits for the next frame to rule out a
+    better set; with a valid bound (here 20 ms at 30 Hz) it emits at once."""
+    first = [e for e in frames(3, 2, jitter_ms=4.0, seed=7) if frame_of(e[1]) == 0]
+    plain = ApproximateTimeSynchronizer(3, 5)
+    assert feed(plain, first) == []
+    bounded = ApproximateTimeSynchronizer(3, 5, inter_message_lower_bounds_ns=[20 * MS] * 3)
+    sets = feed(bounded, first)
+    assert len(sets) == 1 and sorted(sets[0].stamps_ns) == sorted(t for _, t in first)
+    # The emitted set is the one the unbounded policy picks once it has seen the next frame.
+    later = feed(plain, [e for e in frames(3, 2, jitter_ms=4.0, seed=7) if frame_of(e[1]) == 1])
+    assert later[0].stamps_ns == sets[0].stamps_ns
