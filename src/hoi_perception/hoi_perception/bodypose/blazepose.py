@@ -421,7 +421,10 @@ class BlazePoseEstimator:
                 continue
             kept_boxes.append(lbox)
             results.append(self._to_result(lo, b, lbox, k, depth, (w, h)))
-            tracked.append((roi_from_points(lo.image_xy[33], lo.image_xy[34]), b))
+            # next frame's ROI follows the auxiliary landmarks; the box becomes this frame's landmark box
+            follow = PersonBox(*(float(v) for v in lbox), score=lo.pose_score, source="blazepose_landmarks",
+                               track_id=b.track_id if b is not None else None)
+            tracked.append((roi_from_points(lo.image_xy[33], lo.image_xy[34]), follow))
         self._tracked = tracked
         self._frame += 1
         self.counters["people"] += len(results)
@@ -441,7 +444,9 @@ class BlazePoseEstimator:
             used = corr.used
             extras["depth_scale"] = corr.scale
             extras["depth_reason"] = corr.reason
-        box = b.xyxy if (b is not None and b.keypoints is None) else tuple(float(v) for v in lbox)
+        # an external/projected box is what the caller knows the person by; otherwise the landmark box
+        external = b is not None and b.keypoints is None and b.source != "blazepose_landmarks"
+        box = b.xyxy if external else tuple(float(v) for v in lbox)
         return PoseResult(joints_cam=joints_cam, confidence=conf, derived=derived, joints_2d=joints_2d, box=box,
                           score=lo.pose_score, depth_used=used, source=self.backend_name,
                           track_id=b.track_id if b is not None else None, extras=extras)

@@ -241,17 +241,20 @@ class BodyPose3DNetEstimator:
     """
 
     def __init__(self, engine: Any, box_source: BoxSource | None = None, max_batch: int = 8,
-                 lift: str = "network", use_depth: bool = True, min_box_score: float = 0.0) -> None:
+                 lift: str = "network", use_depth: bool = True, min_box_score: float = 0.0,
+                 min_pose_confidence: float = 0.05) -> None:
         self.engine = engine
         self.box_source = box_source
         self.max_batch = max(1, int(max_batch))  # [DS] batch-size=8; TensorRT engines have a max batch
         self.lift = lift
         self.use_depth = use_depth
         self.min_box_score = min_box_score
+        self.min_pose_confidence = min_pose_confidence
         self.backend_name = f"bodypose3dnet:{getattr(engine, 'backend_name', type(engine).__name__)}"
         if getattr(engine, "backend_name", "").startswith("stand-in:"):
             self.backend_name = "stand-in:" + self.backend_name
-        self.counters: dict[str, int] = {"frames": 0, "people": 0, "bad_input": 0, "bad_box": 0, "engine_error": 0}
+        self.counters: dict[str, int] = {"frames": 0, "people": 0, "bad_input": 0, "bad_box": 0, "engine_error": 0,
+                                         "empty_pose": 0}
 
     def estimate(self, rgb: NDArray[np.uint8], k: NDArray[np.float64], depth: NDArray[np.float32] | None = None,
                  boxes: list[PersonBox] | None = None) -> list[PoseResult]:
@@ -277,6 +280,9 @@ class BodyPose3DNetEstimator:
                 log.warning("bodypose3dnet: engine/decode failed: %s", exc)
                 continue
             for i, b in enumerate(chunk):
+                if float(dec.confidence[i].max()) < self.min_pose_confidence:
+                    self.counters["empty_pose"] += 1  # the network found nobody in this crop
+                    continue
                 joints = dec.joints_cam_m[i]
                 corr_used = False
                 extras: dict[str, object] = {}

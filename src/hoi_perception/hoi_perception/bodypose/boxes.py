@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Track3D:
-    """A 3D box in the world frame (Sparse4D / ground-truth layout: centre x, y, z,
-    size w (across), l (along yaw), h (up), yaw about world z)."""
+    """A 3D box in the world frame, in the convention of hoi_perception.scene
+    (OV world, as Sparse4D): centre x, y, z at the centroid, w along the
+    box's own x, l along its y, h along z, yaw about world +z."""
 
     track_id: int
     x: float
@@ -37,7 +38,7 @@ class Track3D:
 def box_corners(t: Any) -> NDArray[np.float64]:
     """8 corners (8, 3) in the world of anything with x, y, z, w, l, h, yaw."""
     c, s = np.cos(t.yaw), np.sin(t.yaw)
-    dx, dy, dz = 0.5 * t.l, 0.5 * t.w, 0.5 * t.h
+    dx, dy, dz = 0.5 * t.w, 0.5 * t.l, 0.5 * t.h
     local = np.array([[sx * dx, sy * dy, sz * dz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
     rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
     return local @ rot.T + np.array([t.x, t.y, t.z])

@@ -60,7 +60,8 @@ class StandInBodyPose3DNetEngine:
             inside = np.mean((uv[:, 0] >= 0) & (uv[:, 0] < INPUT_W) & (uv[:, 1] >= 0) & (uv[:, 1] < INPUT_H))
             centre = np.hypot(*(uv[JOINT_INDEX["pelvis"]] - [INPUT_W / 2, INPUT_H / 2]))
             key = (inside, -centre)
-            if best_key is None or key > best_key:
+            # a crop showing less than half of someone is nobody's: all-zero confidence
+            if inside >= 0.5 and (best_key is None or key > best_key):
                 best, best_key = p, key
         return best
 

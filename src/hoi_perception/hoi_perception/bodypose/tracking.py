@@ -1,9 +1,8 @@
 """Human track ids stable across frames.
 
 Association is a Hungarian assignment (scipy linear_sum_assignment) on a
-cost mixing box IoU and the mean distance of joints confident in both poses
-(3D, metres, when both poses are metric; the 2D distance normalised by the
-box diagonal otherwise). When the box source already tracks people
+cost mixing box IoU and the mean image distance of joints confident in both
+poses, normalised by the box diagonal. When the box source already tracks people
 (Sparse4D), its ids are used as they are.
 """
 
@@ -43,8 +42,8 @@ class HumanTracker:
     max_age_ns: int = 1_000_000_000
     iou_weight: float = 1.0
     joint_weight: float = 1.0
-    joint_scale_m: float = 0.5  # 3D mean joint distance that costs as much as IoU 0
-    max_cost: float = 1.6
+    joint_scale: float = 0.5  # mean joint shift, in box diagonals, that costs as much as IoU 0
+    max_cost: float = 1.5
     min_confidence: float = 0.3
     first_id: int = 1
     tracks: dict[int, _Track] = field(default_factory=dict)
@@ -61,14 +60,15 @@ class HumanTracker:
         return tid
 
     def _joint_cost(self, r: PoseResult, t: _Track) -> float:
+        """Mean distance of joints confident in both, in the image, over the
+        track box diagonal: scale-free, and unlike 3D not dominated by the
+        depth jitter of far people."""
         both = (r.confidence >= self.min_confidence) & (t.confidence >= self.min_confidence)
         if both.sum() < 3:
             return 1.0
-        d3 = np.linalg.norm(r.joints_cam[both] - t.joints_cam[both], axis=1)
-        if np.all(np.isfinite(d3)):
-            return float(min(1.0, np.mean(d3) / self.joint_scale_m))
         diag = float(np.hypot(t.box[2] - t.box[0], t.box[3] - t.box[1])) or 1.0
-        return float(min(1.0, np.mean(np.linalg.norm(r.joints_2d[both] - t.joints_2d[both], axis=1)) / diag))
+        d = np.linalg.norm(r.joints_2d[both] - t.joints_2d[both], axis=1)
+        return float(min(1.0, np.mean(d) / (self.joint_scale * diag)))
 
     def update(self, results: list[PoseResult], stamp_ns: int, external_ids: list[int | None] | None = None) -> list[int]:
         """Assign ids to this frame's results (also written to ``result.track_id``)."""
