@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Host-side cost of the Sparse4D pipeline per frame (everything except the engine) for N cameras
+at 1920x1080 input, in ms and as a ratio to the engine time of the contract test model.
+
+host = pre-processing (resize + normalise into the NCHW tensor, projection matrices are cached)
+       + instance bank (prepare: propagation; update: decay, top-600, anchors, ids) + decoding.
+The bank/decode part is timed on M = 600 output rows (the card's output size), produced by the
+noisy-ground-truth stand-in (its own run time is not counted); the engine time is the ONNX test
+model (make_test_model("sparse4d"), onnxruntime CPU), which is tiny: the ratio says how the host
+work compares with *that* engine, not with the real ResNet-101 network. For context the table also
+shows the card's DeepStream overhead (about 30 % of the TensorRT time) for a real engine running
+28 cameras at 30 FPS on an H100 SXM (card table), scaled linearly to N cameras.
+
+Prints a table and JSON. No assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from hoi_perception.geometry.camera import PinholeCamera, intrinsics, look_at
+from hoi_perception.sparse4d import GtBox, Sparse4DStandIn, Sparse4DTracker, StandInParams
+from hoi_perception.sparse4d.decode import decode_tracks
+from hoi_perception.sparse4d.instance_bank import HostInstanceBank
+
+# Card: H100 SXM 80GB, TensorRT, 28 cameras at 30 FPS -> 33.3 ms of engine time per 28-camera frame.
+CARD_H100_CAMS_AT_30FPS = 28
+DEEPSTREAM_OVERHEAD = 0.30
+
+
+def cameras(n: int) -> list[PinholeCamera]:
+    return [PinholeCamera(f"cam_{i:02d}", 1920, 1080, intrinsics(1100, 1100, 960, 540),
+                          look_at([10 * np.cos(a), 10 * np.sin(a), 4.0], [0, 0, 1]))
+            for i, a in enumerate(np.linspace(0, 2 * np.pi, n, endpoint=False))]
+
+
+def median_ms(samples: list[float]) -> float:
+    return float(np.median(samples)) * 1e3
+
+
+def bench(n: int, iters: int, engine, threads: int | None) -> dict:
+    cams = cameras(n)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8) for _ in cams]
+    tracker = Sparse4DTracker(engine, cams) if engine is not None else None
+    from hoi_perception.sparse4d.preprocess import Sparse4DPreprocessor
+
+    pre = Sparse4DPreprocessor(cams, num_threads=threads)
+    t_pre, t_eng = [], []
+    for k in range(iters + 2):
+        t0 = time.perf_counter()
+        inputs = dict(pre(frames))
+        t1 = time.perf_counter()
+        if k >= 2:
+            t_pre.append(t1 - t0)
+    if tracker is not None:
+        bank = HostInstanceBank()
+        inp, _ = bank.prepare(0)
+        inputs.update(inp)
+        inputs["timestamp"] = np.zeros(1, np.float32)
+        names = set(engine.input_names)
+        feed = {k: v for k, v in inputs.items() if k in names}
+        run = engine.run if n <= 20 else engine._run_host  # the contract caps N at 20; 30 bypasses validation
+        for k in range(iters + 2):
+            t0 = time.perf_counter()
+            run(feed)
+            if k >= 2:
+                t_eng.append(time.perf_counter() - t0)
+        tracker.close()
+    # Bank + decode on 600 rows from the stand-in (20 objects), its own time excluded.
+    objs = [GtBox("Person", np.array([rng.uniform(-8, 8), rng.uniform(-8, 8), 0.9, 0.5, 0.5, 1.8, 0.0]),
+                  np.array([0.5, 0.0, 0.0])) for _ in range(20)]
+    standin = Sparse4DStandIn(lambda: objs, StandInParams(seed=1))
+    bank = HostInstanceBank()
+    thresholds = np.full(7, 0.2, np.float32)
+    t_bank = []
+    for k in range(iters + 2):
+        stamp = k * 33_333_333
+        t0 = time.perf_counter()
+        binp, _ = bank.prepare(stamp)
+        t1 = time.perf_counter()
+        out = standin._run_host({**binp})
+        t2 = time.perf_counter()
+        upd = bank.update(out)
+        decode_tracks(out, upd.track_ids, thresholds, stamp_ns=stamp)
+        t3 = time.perf_counter()
+        if k >= 2:
+            t_bank.append((t1 - t0) + (t3 - t2))
+    pre.close()
+    pre_ms, bank_ms = median_ms(t_pre), median_ms(t_bank)
+    eng_ms = median_ms(t_eng) if t_eng else float("nan")
+    host = pre_ms + bank_ms
+    real_engine_ms = 1000.0 / 30.0 * n / CARD_H100_CAMS_AT_30FPS
+    return {
+        "cameras": n,
+        "preprocess_ms": round(pre_ms, 3),
+        "bank_decode_ms": round(bank_ms, 3),
+        "host_ms": round(host, 3),
+        "test_model_engine_ms": round(eng_ms, 3),
+        "host_over_test_engine": round(host / eng_ms, 3) if t_eng else None,
+        "card_h100_engine_ms_scaled": round(real_engine_ms, 2),
+        "deepstream_30pct_ms": round(DEEPSTREAM_OVERHEAD * real_engine_ms, 2),
+        "host_over_card_engine": round(host / real_engine_ms, 3),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cameras", type=int, nargs="+", default=[4, 10, 30])
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=None, help="pre-processing threads (default: min(N, cores))")
+    ap.add_argument("--no-engine", action="store_true", help="skip the test-model engine timing")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+
+    engine = None
+    if not args.no_engine:
+        from hoi_perception.engine import create_engine, load_contract
+        from hoi_perception.engine.test_models import make_test_model
+
+        path = Path(tempfile.mkdtemp()) / "sparse4d_test.onnx"
+        make_test_model("sparse4d", path)
+        engine = create_engine(str(path), load_contract("sparse4d"), backend="onnxruntime")
+    rows = [bench(n, args.iters, engine, args.threads) for n in args.cameras]
+    print(f"Sparse4D host-side time per frame, 1920x1080 input, {os.cpu_count()} CPU cores, "
+          f"engine = {engine.backend_name if engine else 'none'} (contract test model)")
+    hdr = (f"{'cams':>5} {'preproc ms':>11} {'bank+dec ms':>12} {'host ms':>8} {'test eng ms':>12} "
+           f"{'host/test eng':>14} {'card eng ms':>12} {'DS 30% ms':>10} {'host/card eng':>14}")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        ratio = f"{r['host_over_test_engine']:.2f}" if r["host_over_test_engine"] is not None else "n/a"
+        print(f"{r['cameras']:>5} {r['preprocess_ms']:>11.2f} {r['bank_decode_ms']:>12.2f} {r['host_ms']:>8.2f} "
+              f"{r['test_model_engine_ms']:>12.2f} {ratio:>14} {r['card_h100_engine_ms_scaled']:>12.2f} "
+              f"{r['deepstream_30pct_ms']:>10.2f} {r['host_over_card_engine']:>14.2f}")
+    payload = {"cpu_cores": os.cpu_count(), "engine": engine.backend_name if engine else None, "rows": rows}
+    print(json.dumps(payload, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
