@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from hoi_perception.evaluation import TrackTable, evaluate_hota, iou_3d
 from hoi_perception.evaluation.similarity import bev_intersection_area
 

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from hoi_perception.evaluation import evaluate_hota
 from hoi_perception.mtmc import (
     AicRow,

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from hoi_perception.sparse4d import Track3D, TrackFusion, load_camera_groups
 from hoi_perception.sparse4d.groups import FusionParams, parse_camera_groups
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from hoi_perception.sparse4d import constants as C
 from hoi_perception.sparse4d.conventions import decode_anchors
 from hoi_perception.sparse4d.instance_bank import HostInstanceBank, InstanceBankParams

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from hoi_perception.geometry.camera import PinholeCamera, intrinsics, look_at
 from hoi_perception.sparse4d.constants import IMAGE_MEAN_RGB, IMAGE_STD_RGB
 from hoi_perception.sparse4d.preprocess import Sparse4DPreprocessor, projection_matrix

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from hoi_perception.evaluation import evaluate_hota
 from hoi_perception.geometry.camera import PinholeCamera, intrinsics, look_at
 from hoi_perception.sparse4d import Sparse4DParams, Sparse4DTracker, StandInParams
