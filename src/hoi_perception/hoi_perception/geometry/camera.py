@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -66,23 +67,23 @@ def project_points(k: ArrayLike, points_cam: ArrayLike) -> NDArray[np.float64]:
     return np.stack([u, v], axis=-1)
 
 
-def backproject_depth(depth: ArrayLike, k: ArrayLike) -> NDArray[np.float32]:
+def backproject_depth(depth: ArrayLike, k: ArrayLike, *, assume_valid: bool = False) -> NDArray[np.float32]:
     """Depth image (H, W) in metres -> xyz map (H, W, 3) in the optical frame.
 
-    Vectorised; invalid depth (NaN, inf, <= 0) gives NaN xyz.
+    Vectorised; invalid depth (NaN, inf, <= 0) gives NaN xyz. ``assume_valid``
+    skips that check when the caller already mapped invalid depth to NaN
+    (NaN propagates through the products anyway).
     """
     d = np.asarray(depth, dtype=np.float32)
     k = np.asarray(k, dtype=np.float64)
     h, w = d.shape
-    valid = np.isfinite(d) & (d > 0)
-    d = np.where(valid, d, np.float32(np.nan))
+    if not assume_valid:
+        d = np.where(np.isfinite(d) & (d > 0), d, np.float32(np.nan))
     u = (np.arange(w, dtype=np.float32) - np.float32(k[0, 2])) / np.float32(k[0, 0])
     v = (np.arange(h, dtype=np.float32) - np.float32(k[1, 2])) / np.float32(k[1, 1])
-    out = np.empty((h, w, 3), dtype=np.float32)
-    np.multiply(d, u[None, :], out=out[..., 0])
-    np.multiply(d, v[:, None], out=out[..., 1])
-    out[..., 2] = d
-    return out
+    # cv2.merge interleaves the three planes in one pass; writing into strided
+    # channel views of an (H, W, 3) array is about twice as slow.
+    return cv2.merge([d * u[None, :], d * v[:, None], d])
 
 
 def look_at(eye: ArrayLike, target: ArrayLike, up: ArrayLike = (0.0, 0.0, 1.0)) -> NDArray[np.float64]:

@@ -203,7 +203,8 @@ class RgbdIngest(_Counted):
             depth = match_depth_size(depth, h, w)
             self.stats.depth_resized += 1
         invalid = int(np.count_nonzero(np.isnan(depth)))
-        xyz = backproject_depth(depth, intr.k) if self.compute_xyz else None
+        # depth_to_metres already mapped every invalid value to NaN
+        xyz = backproject_depth(depth, intr.k, assume_valid=True) if self.compute_xyz else None
         self.stats.frames += 1
         self.stats.invalid_depth_pixels += invalid
         self.stats.depth_pixels += depth.size

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from hoi_perception.imaging.encodings import numpy_to_image
     from hoi_perception.ros.conversions import camera_info_msg
-    from hoi_perception.ros.qos import SENSOR_QOS
+    from hoi_perception.ros.qos import SENSOR_DATA_QOS
     from hoi_perception.ros.tf import StaticTransformBroadcaster, transform_stamped
     from hoi_perception.ros.time import stamp_from_ns
 
@@ -77,9 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     calib = cam.get_camera_information().camera_configuration.calibration_parameters.left_cam
     k = np.array([[calib.fx, 0.0, calib.cx], [0.0, calib.fy, calib.cy], [0.0, 0.0, 1.0]])
     optical = f"{camera_name}_left_camera_optical_frame"
-    pub_img = node.create_publisher(Image, "~/left/image_rect_color", SENSOR_QOS)
-    pub_depth = node.create_publisher(Image, "~/depth/depth_registered", SENSOR_QOS)
-    pub_info = node.create_publisher(CameraInfo, "~/left/camera_info", SENSOR_QOS)
+    pub_img = node.create_publisher(Image, "~/left/image_rect_color", SENSOR_DATA_QOS)
+    pub_depth = node.create_publisher(Image, "~/depth/depth_registered", SENSOR_DATA_QOS)
+    pub_info = node.create_publisher(CameraInfo, "~/left/camera_info", SENSOR_DATA_QOS)
     static = StaticTransformBroadcaster(node)
     baseline = cam.get_camera_information().camera_configuration.calibration_parameters.get_camera_baseline()
     # zed-ros2-wrapper frame chain; the left sensor sits half a baseline to the left of the camera centre.

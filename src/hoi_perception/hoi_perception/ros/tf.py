@@ -20,31 +20,15 @@ import numpy as np
 from geometry_msgs.msg import TransformStamped
 from numpy.typing import ArrayLike
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile
 from tf2_msgs.msg import TFMessage
 
 from hoi_perception.geometry.rotations import matrix_to_quat
+from hoi_perception.ros.qos import TF_QOS, TF_STATIC_QOS
 from hoi_perception.ros.time import stamp_from_ns
 
 TF_TOPIC = "/tf"
 TF_STATIC_TOPIC = "/tf_static"
-
-#: tf2_ros DynamicBroadcasterQoS / DynamicListenerQoS.
-TF_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST,
-    depth=100,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.VOLATILE,
-)
-
-#: tf2_ros StaticBroadcasterQoS / StaticListenerQoS.
-TF_STATIC_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST,
-    depth=1,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.TRANSIENT_LOCAL,
-)
-
 
 def transform_stamped(
     parent: str,
