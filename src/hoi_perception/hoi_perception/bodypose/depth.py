@@ -59,20 +59,25 @@ def sample_depth(depth: NDArray[np.float32], uv: NDArray[np.float64], image_size
     """
     dh, dw = depth.shape[:2]
     w, h = image_size
-    uv = np.asarray(uv, dtype=np.float64)
+    uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+    with np.errstate(invalid="ignore"):
+        cu = np.round((uv[:, 0] + 0.5) * (dw / float(w)) - 0.5)
+        cv = np.round((uv[:, 1] + 0.5) * (dh / float(h)) - 0.5)
+    inside = np.isfinite(cu) & np.isfinite(cv) & (cu >= 0) & (cv >= 0) & (cu < dw) & (cv < dh)
     out = np.full(len(uv), np.nan)
-    su, sv = dw / float(w), dh / float(h)
-    for i, (u, v) in enumerate(uv):
-        if not (np.isfinite(u) and np.isfinite(v)):
-            continue
-        cu = int(round((u + 0.5) * su - 0.5))
-        cv = int(round((v + 0.5) * sv - 0.5))
-        if cu < 0 or cv < 0 or cu >= dw or cv >= dh:
-            continue
-        patch = depth[max(0, cv - window):cv + window + 1, max(0, cu - window):cu + window + 1]
-        vals = patch[np.isfinite(patch) & (patch > 0)]
-        if vals.size:
-            out[i] = float(np.median(vals))
+    if not inside.any():
+        return out
+    # all patches at once: (n, (2w+1)^2) gathered with clipped indices, invalid -> NaN
+    off = np.arange(-window, window + 1)
+    rows = np.clip(cv[inside, None, None].astype(np.int64) + off[None, :, None], 0, dh - 1)
+    cols = np.clip(cu[inside, None, None].astype(np.int64) + off[None, None, :], 0, dw - 1)
+    vals = np.asarray(depth[rows, cols], dtype=np.float64).reshape(int(inside.sum()), -1)
+    vals[~(np.isfinite(vals) & (vals > 0))] = np.nan
+    has = np.isfinite(vals).any(axis=1)
+    med = np.full(len(vals), np.nan)
+    if has.any():
+        med[has] = np.nanmedian(vals[has], axis=1)
+    out[inside] = med
     return out
 
 
