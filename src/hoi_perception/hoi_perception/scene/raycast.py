@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from hoi_perception.geometry.camera import PinholeCamera
 from hoi_perception.scene.primitives import PALETTE, Capsule, OrientedBox, Primitive, material
 
-_NEAR = 0.05  # metres; primitives straddling this plane fall back to a full-image test
+_NEAR = 0.05  # metres; nearer surfaces are not rendered
 _AMBIENT = 0.38
 _DIFFUSE = 0.62
 LIGHT_DIRECTION_WORLD = np.array([0.35, -0.25, 0.90]) / np.linalg.norm([0.35, -0.25, 0.90])  # towards the light
@@ -56,14 +56,17 @@ class FloorSpec:
 
 def _rect(corners_cam: NDArray[np.float64], k: NDArray[np.float64], width: int, height: int
           ) -> tuple[int, int, int, int] | None:
-    """Pixel rectangle (u0, u1, v0, v1), half-open, bounding projected camera-frame points."""
-    z = corners_cam[:, 2]
-    if np.all(z < _NEAR):
+    """Pixel rectangle (u0, u1, v0, v1), half-open, bounding the projection of camera-frame points'
+    axis-aligned box cut at the near plane (so a primitive reaching behind the camera keeps a tight rectangle)."""
+    lo, hi = corners_cam.min(axis=0), corners_cam.max(axis=0)
+    if hi[2] < _NEAR:
         return None
-    if np.any(z < _NEAR):
-        return 0, width, 0, height
-    u = k[0, 0] * corners_cam[:, 0] / z + k[0, 2]
-    v = k[1, 1] * corners_cam[:, 1] / z + k[1, 2]
+    lo[2] = max(lo[2], _NEAR)
+    xs = np.array([lo[0], hi[0]])
+    ys = np.array([lo[1], hi[1]])
+    zs = np.array([lo[2], hi[2]])
+    u = k[0, 0] * (xs[:, None] / zs[None, :]) + k[0, 2]
+    v = k[1, 1] * (ys[:, None] / zs[None, :]) + k[1, 2]
     # pixel col c spans u in [c, c+1)
     u0, u1 = max(int(np.floor(u.min())) - 1, 0), min(int(np.ceil(u.max())) + 1, width)
     v0, v1 = max(int(np.floor(v.min())) - 1, 0), min(int(np.ceil(v.max())) + 1, height)
@@ -167,6 +170,38 @@ def _cylinder_hit(x: NDArray, y: NDArray, cyl_from_cam: NDArray, radius: float, 
     return t, np.where(side, s_side, s_cap)
 
 
+def _rigid_inverse(t: NDArray[np.float64]) -> NDArray[np.float64]:
+    out = np.eye(4)
+    out[:3, :3] = t[:3, :3].T
+    out[:3, 3] = -t[:3, :3].T @ t[:3, 3]
+    return out
+
+
+def _render_floor(camera: PinholeCamera, xs: NDArray, ys: NDArray, floor: FloorSpec
+                  ) -> tuple[NDArray[np.float64], NDArray[np.int16], NDArray[np.float32]]:
+    """Depth (inf off the floor), material and shade buffers initialised with the floor plane z = 0."""
+    h, w = ys.size, xs.size
+    r_wc, o_w = camera.world_from_camera[:3, :3], camera.world_from_camera[:3, 3]
+    depth = np.full((h, w), np.inf)
+    mat = np.full((h, w), material("sky"), dtype=np.int16)
+    shade = np.ones((h, w), dtype=np.float32)
+    if o_w[2] <= 0:  # the floor is only seen from above
+        return depth, mat, shade
+    x32, y32 = xs.astype(np.float32)[None, :], ys.astype(np.float32)[:, None]
+    r = r_wc.astype(np.float32)
+    dz = r[2, 0] * x32 + r[2, 1] * y32 + r[2, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.float32(-o_w[2]) / dz
+    px = np.float32(o_w[0]) + t * (r[0, 0] * x32 + r[0, 1] * y32 + r[0, 2])
+    py = np.float32(o_w[1]) + t * (r[1, 0] * x32 + r[1, 1] * y32 + r[1, 2])
+    on = (dz < 0) & (np.abs(px) <= floor.half_extent) & (np.abs(py) <= floor.half_extent)
+    checker = (np.floor(px * np.float32(1 / floor.tile)) + np.floor(py * np.float32(1 / floor.tile))).astype(np.int32) & 1
+    np.copyto(depth, t, where=on)
+    np.copyto(mat, np.where(checker == 0, material("floor_light"), material("floor_dark")).astype(np.int16), where=on)
+    shade[on] = _AMBIENT + _DIFFUSE * LIGHT_DIRECTION_WORLD[2]
+    return depth, mat, shade
+
+
 def render_view(camera: PinholeCamera, primitives: list[Primitive], floor: FloorSpec | None = None) -> RenderedView:
     """Render the floor and ``primitives`` as seen by ``camera`` (distortion ignored)."""
     floor = floor or FloorSpec()
@@ -174,38 +209,23 @@ def render_view(camera: PinholeCamera, primitives: list[Primitive], floor: Floor
     k = camera.k
     xs = (np.arange(w) + 0.5 - k[0, 2]) / k[0, 0]
     ys = (np.arange(h) + 0.5 - k[1, 2]) / k[1, 1]
-    xrow, ycol = xs[None, :], ys[:, None]
-    world_from_cam = camera.world_from_camera
     cam_from_world = camera.camera_from_world
-    r_wc, o_w = world_from_cam[:3, :3], world_from_cam[:3, 3]
-    light_cam = cam_from_world[:3, :3] @ LIGHT_DIRECTION_WORLD
-
-    depth = np.full((h, w), np.inf)
+    r_cw, t_cw = cam_from_world[:3, :3], cam_from_world[:3, 3]
+    light_cam = r_cw @ LIGHT_DIRECTION_WORLD
+    depth, mat, shade = _render_floor(camera, xs, ys, floor)
     ids = np.zeros((h, w), dtype=np.int32)
-    mat = np.full((h, w), material("sky"), dtype=np.int16)
-    shade = np.ones((h, w))
 
-    # floor plane z = 0 (only visible from above)
-    if o_w[2] > 0:
-        dz = r_wc[2, 0] * xrow + r_wc[2, 1] * ycol + r_wc[2, 2]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = -o_w[2] / dz
-        px = o_w[0] + t * (r_wc[0, 0] * xrow + r_wc[0, 1] * ycol + r_wc[0, 2])
-        py = o_w[1] + t * (r_wc[1, 0] * xrow + r_wc[1, 1] * ycol + r_wc[1, 2])
-        on = (dz < 0) & (np.abs(px) <= floor.half_extent) & (np.abs(py) <= floor.half_extent)
-        checker = (np.floor(px / floor.tile) + np.floor(py / floor.tile)).astype(np.int64) & 1
-        depth = np.where(on, t, np.inf)
-        mat = np.where(on, np.where(checker == 0, material("floor_light"), material("floor_dark")), mat).astype(np.int16)
-        shade = np.where(on, _AMBIENT + _DIFFUSE * LIGHT_DIRECTION_WORLD[2], 1.0)
-
-    coverage: dict[int, NDArray[np.bool_]] = {}
+    # pass 1: camera-frame geometry and screen rectangles; per-instance union rectangles for coverage
+    jobs = []
+    inst_rect: dict[int, list[int]] = {}
     for prim in primitives:
         if isinstance(prim, Capsule):
-            a = cam_from_world[:3, :3] @ prim.a + cam_from_world[:3, 3]
-            b = cam_from_world[:3, :3] @ prim.b + cam_from_world[:3, 3]
+            a = r_cw @ prim.a + t_cw
+            b = r_cw @ prim.b + t_cw
             lo = np.minimum(a, b) - prim.radius
             hi = np.maximum(a, b) + prim.radius
             corners = lo + (_UNIT_CUBE + 1) / 2 * (hi - lo)
+            geom = (a, b)
         else:
             if isinstance(prim, OrientedBox):
                 local_to_world, half = prim.world_from_box, prim.half_extents
@@ -214,35 +234,45 @@ def render_view(camera: PinholeCamera, primitives: list[Primitive], floor: Floor
                 half = np.array([prim.radius, prim.radius, prim.half_height])
             cam_from_local = cam_from_world @ local_to_world
             corners = (_UNIT_CUBE * half) @ cam_from_local[:3, :3].T + cam_from_local[:3, 3]
+            geom = (cam_from_local, half)
         rect = _rect(corners, k, w, h)
         if rect is None:
             continue
-        u0, u1, v0, v1 = rect
+        jobs.append((prim, geom, rect))
+        r = inst_rect.setdefault(prim.instance_id, list(rect))
+        r[0], r[1], r[2], r[3] = min(r[0], rect[0]), max(r[1], rect[1]), min(r[2], rect[2]), max(r[3], rect[3])
+    coverage = {i: np.zeros((r[3] - r[2], r[1] - r[0]), dtype=np.bool_) for i, r in inst_rect.items()}
+
+    # pass 2: ray-cast each primitive inside its rectangle, keep the nearest hit
+    for prim, geom, (u0, u1, v0, v1) in jobs:
         x, y = xs[None, u0:u1], ys[v0:v1, None]
         if isinstance(prim, Capsule):
-            t, s = _capsule_hit(x, y, a, b, prim.radius, light_cam)
+            t, s = _capsule_hit(x, y, geom[0], geom[1], prim.radius, light_cam)
         else:
-            local_from_cam = np.linalg.inv(cam_from_local)
+            cam_from_local, half = geom
+            local_from_cam = _rigid_inverse(cam_from_local)
             light_local = cam_from_local[:3, :3].T @ light_cam
             if isinstance(prim, OrientedBox):
                 t, s = _box_hit(x, y, local_from_cam, half, light_local)
             else:
                 t, s = _cylinder_hit(x, y, local_from_cam, prim.radius, prim.half_height, light_local)
-        hit = np.isfinite(t)
-        if not hit.any():
-            continue
-        cov = coverage.get(prim.instance_id)
-        if cov is None:
-            cov = coverage[prim.instance_id] = np.zeros((h, w), dtype=np.bool_)
-        cov[v0:v1, u0:u1] |= hit
         sub = depth[v0:v1, u0:u1]
-        nearer = t < sub
+        nearer = t < sub  # inf (miss) is never nearer
+        if not nearer.any():
+            if np.isfinite(t).any():
+                ir = inst_rect[prim.instance_id]
+                coverage[prim.instance_id][v0 - ir[2]:v1 - ir[2], u0 - ir[0]:u1 - ir[0]] |= np.isfinite(t)
+            continue
+        ir = inst_rect[prim.instance_id]
+        coverage[prim.instance_id][v0 - ir[2]:v1 - ir[2], u0 - ir[0]:u1 - ir[0]] |= np.isfinite(t)
         sub[nearer] = t[nearer]
         ids[v0:v1, u0:u1][nearer] = prim.instance_id
         mat[v0:v1, u0:u1][nearer] = prim.material
         shade[v0:v1, u0:u1][nearer] = _AMBIENT + _DIFFUSE * np.clip(s[nearer], 0.0, 1.0)
 
-    rgb = np.clip(PALETTE[mat] * shade[..., None].astype(np.float32), 0, 255).astype(np.uint8)
-    depth32 = np.where(np.isfinite(depth), depth, np.nan).astype(np.float32)
+    # shade <= 1 by construction, so the product stays within uint8
+    rgb = (PALETTE[mat] * shade[..., None]).astype(np.uint8)
+    depth32 = depth.astype(np.float32)
+    depth32[np.isinf(depth32)] = np.nan
     return RenderedView(camera=camera.name, rgb=rgb, depth=depth32, instance_ids=ids,
-                        silhouette_pixels={i: int(c.sum()) for i, c in coverage.items()})
+                        silhouette_pixels={i: int(np.count_nonzero(c)) for i, c in coverage.items()})

@@ -106,6 +106,14 @@ _TABLE_TOP_M = 0.04
 _TABLE_LEG_M = 0.05
 
 
+def _chord(centre: NDArray[np.float64], radius: float, angle: float, half_length: float
+           ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """End points of a segment tangent to a circle at ``angle`` (keeps a shuttling vehicle off the inner circles)."""
+    p = centre + radius * np.array([math.cos(angle), math.sin(angle)])
+    tangent = np.array([-math.sin(angle), math.cos(angle)])
+    return p - half_length * tangent, p + half_length * tangent
+
+
 @dataclass(frozen=True)
 class SceneConfig:
     seed: int = 0
@@ -125,6 +133,7 @@ class SceneConfig:
     floor_half_extent_m: float = 11.0
     joint_self_occlusion_m: float = 0.15
     contact_distance_m: float = 0.02
+    extra_cameras: tuple[PinholeCamera, ...] = ()  # appended after the rig (e.g. a test camera)
 
     def __post_init__(self) -> None:
         if not 0 <= self.num_static_cameras <= 30:
@@ -161,6 +170,9 @@ class SyntheticScene:
 
         cams = [zed_left_camera(cfg.zed_width, cfg.zed_height)]
         cams += static_ring_cameras(cfg.num_static_cameras, cfg.width, cfg.height, cfg.ring_radius_m, cfg.ring_height_m)
+        cams += list(cfg.extra_cameras)
+        if len({c.name for c in cams}) != len(cams):
+            raise ValueError("camera names must be unique")
         self.cameras: dict[str, PinholeCamera] = {c.name: c for c in cams}
         self.camera_names: tuple[str, ...] = tuple(self.cameras)
         self.floor = FloorSpec(half_extent=cfg.floor_half_extent_m)
@@ -188,7 +200,7 @@ class SyntheticScene:
                                  counter_clockwise=False)),
             FORKLIFT_TRACK_ID: RigidActor(
                 FORKLIFT_TRACK_ID, "Forklift", forklift_parts(),
-                ShuttleTrajectory(np.array([-6.0, -2.5]), np.array([-6.0, 3.0]), float(rng.uniform(14.0, 18.0)),
+                ShuttleTrajectory(*_chord(centre, 6.2, math.radians(245.0), 2.6), float(rng.uniform(14.0, 18.0)),
                                   float(rng.uniform(0, 1)))),
         }
         self._hoi_materials = {"shirt": "shirt_blue", "pants": "pants_dark", "skin": "skin", "head": "hair",
