@@ -21,6 +21,7 @@ import numpy as np
 from .base import DeviceTensor, Engine
 from .contract import Contract, check_model_io
 from .trt_common import (
+    check_shape_in_profile,
     cuda_check,
     engine_tensor_infos,
     import_cudart,
@@ -173,8 +174,6 @@ class TensorRTEngine(Engine):
 
     # -- shared steps ------------------------------------------------------------------------------
     def _set_inputs(self, shapes: Mapping[str, tuple[int, ...]]) -> None:
-        from .trt_common import check_shape_in_profile
-
         for name, shape in shapes.items():
             msg = check_shape_in_profile(name, shape, self.tensors[name].profile)  # type: ignore[arg-type]
             if msg:
