@@ -8,6 +8,10 @@ CONSOLE_SCRIPTS = [
     "bag_player = hoi_perception.nodes.bag_player:main",
     "zed_capture = hoi_perception.nodes.zed_capture:main",
     "video_camera = hoi_perception.nodes.video_camera:main",
+    "sync_monitor = hoi_perception.nodes.sync_monitor:main",
     "hoi-make-sample = hoi_perception.bag.sample:main",
     "hoi-launch = hoi_perception.launch.yaml_launch:main",
+    "hoi-engine-build = hoi_perception.engine.build_cli:main",
+    "hoi-engine-bench = hoi_perception.engine.bench_cli:main",
+    "hoi-eval-tracks = hoi_perception.evaluation.cli:main",
 ]

@@ -7,7 +7,7 @@ Ground truth: either an MTMC_Tracking_2025 ground_truth.json (give --scene-id fo
 second submission-format text file.
 Similarity: 3D IoU of yaw-rotated boxes (AI City 2025 track 1), or --similarity center_distance.
 
-  python scripts/eval_tracks.py --gt Warehouse_000/ground_truth.json --scene-id 0 --tracks track1.txt
+  hoi-eval-tracks --gt Warehouse_000/ground_truth.json --scene-id 0 --tracks track1.txt
 """
 
 from __future__ import annotations
