@@ -43,9 +43,9 @@ _UPPER_REST: dict[str, tuple[float, float, float]] = {
     "left_shoulder": (-0.02, 0.18, 0.49),
     "right_shoulder": (-0.02, -0.18, 0.49),
     "head_centre": (0.0, 0.0, 0.71),
-    "nose": (0.085, 0.0, 0.695),
-    "left_eye": (0.08, 0.032, 0.715),
-    "right_eye": (0.08, -0.032, 0.715),
+    "nose": (0.075, 0.0, 0.695),
+    "left_eye": (0.07, 0.03, 0.72),
+    "right_eye": (0.07, -0.03, 0.72),
     "left_ear": (0.0, 0.075, 0.70),
     "right_ear": (0.0, -0.075, 0.70),
 }

@@ -309,6 +309,11 @@ class SyntheticScene:
             st = self._state_cache[i] = self._world_state(self.time_s(i))
         return st
 
+    def body_capsules(self, i: int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Body surface of the interacting human at frame ``i``: capsule ends a, b (C, 3) and radii (C,),
+        in the order of ``body.CAPSULE_NAMES``."""
+        return self.body.capsule_segments(self._frame_state(i).hoi_state)
+
     def primitives(self, i: int) -> list[Primitive]:
         """All render primitives of frame ``i`` (world frame)."""
         st = self._frame_state(i)
