@@ -543,13 +543,14 @@ def ensure_sample_bag(path: Path | str | None = None, *, progress: bool = True, 
 
     A complete bag of the current format at ``path`` is reused as it is;
     otherwise it is (re)generated with :func:`generate_sample_bag` (``kwargs``
-    go there; defaults: 6 s, 4 static cameras, seed 0).
+    go there; without a ``scene_config``: 6 s, 4 static cameras, seed 0).
     """
     path = Path(path) if path is not None else DEFAULT_SAMPLE_DIR
     if sample_bag_matches(path):
         return path
-    kwargs.setdefault("seconds", DEFAULT_SECONDS)
-    kwargs.setdefault("cameras", DEFAULT_CAMERAS)
+    if kwargs.get("scene_config") is None:
+        kwargs.setdefault("seconds", DEFAULT_SECONDS)
+        kwargs.setdefault("cameras", DEFAULT_CAMERAS)
     info = generate_sample_bag(path, progress=progress, overwrite=True, **kwargs)
     if progress:
         print(info.summary(), file=sys.stderr)
