@@ -17,7 +17,9 @@ Shading is Lambert with one directional light plus ambient.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -54,27 +56,25 @@ class FloorSpec:
     tile: float = 0.5
 
 
-def _rect(corners_cam: NDArray[np.float64], k: NDArray[np.float64], width: int, height: int
-          ) -> tuple[int, int, int, int] | None:
-    """Pixel rectangle (u0, u1, v0, v1), half-open, bounding the projection of camera-frame points'
-    axis-aligned box cut at the near plane (so a primitive reaching behind the camera keeps a tight rectangle)."""
-    lo, hi = corners_cam.min(axis=0), corners_cam.max(axis=0)
-    if hi[2] < _NEAR:
-        return None
-    lo[2] = max(lo[2], _NEAR)
-    xs = np.array([lo[0], hi[0]])
-    ys = np.array([lo[1], hi[1]])
-    zs = np.array([lo[2], hi[2]])
-    u = k[0, 0] * (xs[:, None] / zs[None, :]) + k[0, 2]
-    v = k[1, 1] * (ys[:, None] / zs[None, :]) + k[1, 2]
+def _rects(lo: NDArray[np.float64], hi: NDArray[np.float64], k: NDArray[np.float64], width: int, height: int
+           ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Pixel rectangles (N, 4) = (u0, u1, v0, v1), half-open, bounding the projections of camera-frame
+    axis-aligned boxes [lo, hi] (N, 3) cut at the near plane (so a primitive reaching behind the camera
+    keeps a tight rectangle), and which are non-empty."""
+    z_lo = np.maximum(lo[:, 2], _NEAR)
+    z_hi = np.maximum(hi[:, 2], _NEAR)
+    zs = np.stack([z_lo, z_hi], 1)[:, None, :]
+    u = k[0, 0] * (np.stack([lo[:, 0], hi[:, 0]], 1)[:, :, None] / zs) + k[0, 2]
+    v = k[1, 1] * (np.stack([lo[:, 1], hi[:, 1]], 1)[:, :, None] / zs) + k[1, 2]
+    u, v = u.reshape(-1, 4), v.reshape(-1, 4)
     # pixel col c spans u in [c, c+1)
-    u0, u1 = max(int(np.floor(u.min())) - 1, 0), min(int(np.ceil(u.max())) + 1, width)
-    v0, v1 = max(int(np.floor(v.min())) - 1, 0), min(int(np.ceil(v.max())) + 1, height)
-    if u0 >= u1 or v0 >= v1:
-        return None
-    return u0, u1, v0, v1
+    out = np.column_stack([np.floor(u.min(1)) - 1, np.ceil(u.max(1)) + 1, np.floor(v.min(1)) - 1, np.ceil(v.max(1)) + 1])
+    out = np.clip(out, 0, [width, width, height, height]).astype(np.int64)
+    valid = (hi[:, 2] >= _NEAR) & (out[:, 0] < out[:, 1]) & (out[:, 2] < out[:, 3])
+    return out, valid
 
 
+_PALETTE_CHANNELS = [np.ascontiguousarray(PALETTE[:, c]) for c in range(3)]
 _UNIT_CUBE = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
 
 
@@ -177,27 +177,48 @@ def _rigid_inverse(t: NDArray[np.float64]) -> NDArray[np.float64]:
     return out
 
 
+@lru_cache(maxsize=4)
+def _floor_texture(floor: FloorSpec) -> tuple[NDArray[np.int16], float]:
+    """Checker material image of the floor square and its resolution (metres per texel)."""
+    res = floor.tile / 10
+    n = int(round(2 * floor.half_extent / res))
+    q = np.arange(n)
+    tile = (np.floor(((q + 0.5) * res - floor.half_extent) / floor.tile)).astype(np.int64)
+    checker = (tile[:, None] + tile[None, :]) & 1
+    tex = np.where(checker == 0, material("floor_light"), material("floor_dark")).astype(np.int16)
+    return tex, res
+
+
 def _render_floor(camera: PinholeCamera, xs: NDArray, ys: NDArray, floor: FloorSpec
                   ) -> tuple[NDArray[np.float64], NDArray[np.int16], NDArray[np.float32]]:
-    """Depth (inf off the floor), material and shade buffers initialised with the floor plane z = 0."""
+    """Depth (inf off the floor), material and shade buffers initialised with the floor plane z = 0.
+
+    The floor's texture is mapped by the plane's homography with OpenCV (nearest texel); its depth is
+    -o_z / d_z per pixel, with d_z the world z of the pixel's ray direction (an outer sum of a row and
+    a column term)."""
     h, w = ys.size, xs.size
     r_wc, o_w = camera.world_from_camera[:3, :3], camera.world_from_camera[:3, 3]
     depth = np.full((h, w), np.inf)
-    mat = np.full((h, w), material("sky"), dtype=np.int16)
     shade = np.ones((h, w), dtype=np.float32)
+    sky = material("sky")
     if o_w[2] <= 0:  # the floor is only seen from above
-        return depth, mat, shade
-    x32, y32 = xs.astype(np.float32)[None, :], ys.astype(np.float32)[:, None]
-    r = r_wc.astype(np.float32)
-    dz = r[2, 0] * x32 + r[2, 1] * y32 + r[2, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.float32(-o_w[2]) / dz
-    px = np.float32(o_w[0]) + t * (r[0, 0] * x32 + r[0, 1] * y32 + r[0, 2])
-    py = np.float32(o_w[1]) + t * (r[1, 0] * x32 + r[1, 1] * y32 + r[1, 2])
-    on = (dz < 0) & (np.abs(px) <= floor.half_extent) & (np.abs(py) <= floor.half_extent)
-    checker = (np.floor(px * np.float32(1 / floor.tile)) + np.floor(py * np.float32(1 / floor.tile))).astype(np.int32) & 1
-    np.copyto(depth, t, where=on)
-    np.copyto(mat, np.where(checker == 0, material("floor_light"), material("floor_dark")).astype(np.int16), where=on)
+        return depth, np.full((h, w), sky, dtype=np.int16), shade
+    dz = (r_wc[2, 0] * xs)[None, :] + (r_wc[2, 1] * ys + r_wc[2, 2])[:, None]
+    below = dz < 0
+    tex, res = _floor_texture(floor)
+    # texel (p, q) centre -> world (x, y, 0) -> camera -> pixel; OpenCV pixel centres are integers, ours +0.5
+    world_from_tex = np.array([[res, 0.0, res / 2 - floor.half_extent],
+                               [0.0, res, res / 2 - floor.half_extent],
+                               [0.0, 0.0, 1.0]])
+    cw = camera.camera_from_world
+    plane = np.column_stack([cw[:3, 0], cw[:3, 1], cw[:3, 3]])  # camera_from_floor for z = 0
+    to_cv = np.array([[1.0, 0.0, -0.5], [0.0, 1.0, -0.5], [0.0, 0.0, 1.0]])
+    homography = to_cv @ camera.k @ plane @ world_from_tex
+    mat = cv2.warpPerspective(tex, homography, (w, h), flags=cv2.INTER_NEAREST,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=sky)
+    mat[~below] = sky  # the homography also maps the plane behind the camera
+    on = mat != sky
+    np.divide(-o_w[2], dz, out=depth, where=on)
     shade[on] = _AMBIENT + _DIFFUSE * LIGHT_DIRECTION_WORLD[2]
     return depth, mat, shade
 
@@ -215,30 +236,46 @@ def render_view(camera: PinholeCamera, primitives: list[Primitive], floor: Floor
     depth, mat, shade = _render_floor(camera, xs, ys, floor)
     ids = np.zeros((h, w), dtype=np.int32)
 
-    # pass 1: camera-frame geometry and screen rectangles; per-instance union rectangles for coverage
+    # pass 1 (vectorised): camera-frame geometry and screen rectangles of all primitives
+    n = len(primitives)
+    lo, hi = np.zeros((n, 3)), np.zeros((n, 3))
+    lo2, hi2 = np.zeros((n, 3)), np.zeros((n, 3))  # capsules: second end sphere
+    geoms: list = [None] * n
+    caps = [i for i, p in enumerate(primitives) if isinstance(p, Capsule)]
+    if caps:
+        ends = np.stack([np.stack([primitives[i].a, primitives[i].b]) for i in caps]) @ r_cw.T + t_cw  # (C, 2, 3)
+        rad = np.array([primitives[i].radius for i in caps])[:, None]
+        # the capsule's projection lies in the union of its end spheres' projected boxes
+        lo[caps], hi[caps] = ends[:, 0] - rad, ends[:, 0] + rad
+        lo2[caps], hi2[caps] = ends[:, 1] - rad, ends[:, 1] + rad
+        for j, i in enumerate(caps):
+            geoms[i] = (ends[j, 0], ends[j, 1])
+    solid = [i for i in range(n) if not isinstance(primitives[i], Capsule)]
+    for i in solid:
+        prim = primitives[i]
+        if isinstance(prim, OrientedBox):
+            local_to_world, half = prim.world_from_box, prim.half_extents
+        else:
+            local_to_world = prim.world_from_cylinder
+            half = np.array([prim.radius, prim.radius, prim.half_height])
+        cam_from_local = cam_from_world @ local_to_world
+        corners = (_UNIT_CUBE * half) @ cam_from_local[:3, :3].T + cam_from_local[:3, 3]
+        lo[i], hi[i] = corners.min(axis=0), corners.max(axis=0)
+        lo2[i], hi2[i] = lo[i], hi[i]
+        geoms[i] = (cam_from_local, half)
+    rects, valid = _rects(lo, hi, k, w, h)
+    rects2, valid2 = _rects(lo2, hi2, k, w, h)
+    rects = np.where(valid[:, None] & valid2[:, None],
+                     np.column_stack([np.minimum(rects[:, 0], rects2[:, 0]), np.maximum(rects[:, 1], rects2[:, 1]),
+                                      np.minimum(rects[:, 2], rects2[:, 2]), np.maximum(rects[:, 3], rects2[:, 3])]),
+                     np.where(valid[:, None], rects, rects2))
+    valid |= valid2
     jobs = []
     inst_rect: dict[int, list[int]] = {}
-    for prim in primitives:
-        if isinstance(prim, Capsule):
-            a = r_cw @ prim.a + t_cw
-            b = r_cw @ prim.b + t_cw
-            lo = np.minimum(a, b) - prim.radius
-            hi = np.maximum(a, b) + prim.radius
-            corners = lo + (_UNIT_CUBE + 1) / 2 * (hi - lo)
-            geom = (a, b)
-        else:
-            if isinstance(prim, OrientedBox):
-                local_to_world, half = prim.world_from_box, prim.half_extents
-            else:
-                local_to_world = prim.world_from_cylinder
-                half = np.array([prim.radius, prim.radius, prim.half_height])
-            cam_from_local = cam_from_world @ local_to_world
-            corners = (_UNIT_CUBE * half) @ cam_from_local[:3, :3].T + cam_from_local[:3, 3]
-            geom = (cam_from_local, half)
-        rect = _rect(corners, k, w, h)
-        if rect is None:
-            continue
-        jobs.append((prim, geom, rect))
+    for i in np.flatnonzero(valid):
+        prim = primitives[i]
+        rect = tuple(int(x) for x in rects[i])
+        jobs.append((prim, geoms[i], rect))
         r = inst_rect.setdefault(prim.instance_id, list(rect))
         r[0], r[1], r[2], r[3] = min(r[0], rect[0]), max(r[1], rect[1]), min(r[2], rect[2]), max(r[3], rect[3])
     coverage = {i: np.zeros((r[3] - r[2], r[1] - r[0]), dtype=np.bool_) for i, r in inst_rect.items()}
@@ -265,13 +302,15 @@ def render_view(camera: PinholeCamera, primitives: list[Primitive], floor: Floor
             continue
         ir = inst_rect[prim.instance_id]
         coverage[prim.instance_id][v0 - ir[2]:v1 - ir[2], u0 - ir[0]:u1 - ir[0]] |= np.isfinite(t)
-        sub[nearer] = t[nearer]
-        ids[v0:v1, u0:u1][nearer] = prim.instance_id
-        mat[v0:v1, u0:u1][nearer] = prim.material
-        shade[v0:v1, u0:u1][nearer] = _AMBIENT + _DIFFUSE * np.clip(s[nearer], 0.0, 1.0)
+        np.copyto(sub, t, where=nearer)
+        np.copyto(ids[v0:v1, u0:u1], prim.instance_id, where=nearer)
+        np.copyto(mat[v0:v1, u0:u1], prim.material, where=nearer)
+        np.copyto(shade[v0:v1, u0:u1], _AMBIENT + _DIFFUSE * np.clip(s, 0.0, 1.0), where=nearer, casting="unsafe")
 
     # shade <= 1 by construction, so the product stays within uint8
-    rgb = (PALETTE[mat] * shade[..., None]).astype(np.uint8)
+    rgb = np.empty((h, w, 3), dtype=np.uint8)
+    for c in range(3):  # per-channel 1D takes: ~5x faster than gathering (H, W, 3) rows of the palette
+        rgb[..., c] = np.take(_PALETTE_CHANNELS[c], mat) * shade
     depth32 = depth.astype(np.float32)
     depth32[np.isinf(depth32)] = np.nan
     return RenderedView(camera=camera.name, rgb=rgb, depth=depth32, instance_ids=ids,

@@ -22,7 +22,7 @@ STATIC_FX_PER_WIDTH = 916.249 / 1920.0
 ZED_BASELINE_M = 0.12
 
 ZED_LINK_POSITION = np.array([2.25, 0.75, 1.40])   # robot head, between the ZED lenses
-ZED_LOOK_AT = np.array([0.3, 0.2, 0.85])
+ZED_LOOK_AT = np.array([0.2, 0.65, 0.85])
 SCENE_CENTRE = np.array([0.0, 0.3, 0.7])
 
 
