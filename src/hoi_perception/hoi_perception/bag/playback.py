@@ -24,6 +24,7 @@ static transforms.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -247,9 +248,15 @@ class PlaybackRunner:
         self.stop_event.set()
 
     def run(self) -> PlaybackStats:
+        events = iter(self.events)
+        # Fetch the first event before the clock starts: reaching it may mean reading
+        # and decompressing everything before a start offset.
+        first = next(events, None)
+        if first is None:
+            return self.stats
         start = self.clock.now_ns()
         last_pass = -1
-        for ev in self.events:
+        for ev in itertools.chain((first,), events):
             if self.stop_event.is_set():
                 break
             due = start + ev.wall_offset_ns
