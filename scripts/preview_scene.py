@@ -3,11 +3,13 @@
 ground-truth skeleton (green = visible joint, red = not) and 3D boxes, plus the ZED depth.
 
     python scripts/preview_scene.py out/scene_preview.png --frames 10 45 75 100
+    python scripts/preview_scene.py out/scene_preview.png --bench   # also time renders (table + JSON)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -89,6 +91,31 @@ def depth_tile(scene: SyntheticScene, frame: int, cam_name: str) -> NDArray[np.u
     return colour
 
 
+def bench(scene: SyntheticScene, frames: list[int], repeats: int = 5) -> None:
+    """Time render_view per camera (fresh renders, no cache): wall and process CPU, best and median."""
+    from hoi_perception.scene.raycast import render_view
+
+    rows = []
+    for name in scene.camera_names:
+        cam = scene.cameras[name]
+        wall, cpu = [], []
+        for f in frames:
+            prims = scene.primitives(f)
+            for _ in range(repeats):
+                t0, c0 = time.perf_counter(), time.process_time()
+                render_view(cam, prims, scene.floor)
+                wall.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+        rows.append({"camera": name, "width": cam.width, "height": cam.height,
+                     "wall_ms_best": 1e3 * min(wall), "wall_ms_median": 1e3 * float(np.median(wall)),
+                     "cpu_ms_median": 1e3 * float(np.median(cpu)), "renders": len(wall)})
+    print(f"{'camera':<18}{'size':>10}{'best ms':>10}{'median ms':>11}{'cpu ms':>9}")
+    for r in rows:
+        print(f"{r['camera']:<18}{r['width']:>5}x{r['height']:<4}{r['wall_ms_best']:>10.1f}{r['wall_ms_median']:>11.1f}"
+              f"{r['cpu_ms_median']:>9.1f}")
+    print(json.dumps({"benchmark": "scene_render", "primitives": len(scene.primitives(frames[0])), "rows": rows}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", type=Path, help="PNG path")
@@ -96,6 +123,7 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=4, help="number of static ring cameras")
     parser.add_argument("--frames", type=int, nargs="+", default=None, help="frame indices (default: 4 spread out)")
     parser.add_argument("--tile-scale", type=float, default=0.5, help="resize factor of each tile")
+    parser.add_argument("--bench", action="store_true", help="also time renders per camera (table and JSON)")
     args = parser.parse_args()
 
     scene = SyntheticScene(SceneConfig(seed=args.seed, num_static_cameras=args.cameras))
@@ -117,6 +145,8 @@ def main() -> None:
     cv2.imwrite(str(args.output), sheet[..., ::-1])
     print(f"wrote {args.output} ({len(frames)} frames x {len(scene.camera_names)} cameras) "
           f"in {time.perf_counter() - t0:.1f} s")
+    if args.bench:
+        bench(scene, frames)
 
 
 if __name__ == "__main__":
