@@ -430,6 +430,7 @@ def _write_scene(scene: Any, cfg: Any, path: Path, *, compress: bool, progress: 
     epoch = int(cfg.epoch_ns)
     custom = {
         "hoi_sample_format": SAMPLE_FORMAT_VERSION,
+        "hoi_sample_fingerprint": generator_fingerprint(),
         "generator": "hoi_perception.bag.sample",
         "scene_config": repr(cfg),
     }
@@ -524,8 +525,23 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def generator_fingerprint() -> str:
+    """Hash of the code that determines a sample bag's content (this module and hoi_perception.scene),
+    so a bag made by older code is regenerated instead of silently reused."""
+    import hashlib
+
+    import hoi_perception.scene as scene_pkg
+
+    h = hashlib.sha256(SAMPLE_FORMAT_VERSION.encode())
+    files = [Path(__file__), *sorted(Path(scene_pkg.__file__).parent.glob("*.py"))]
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def sample_bag_matches(path: Path | str) -> bool:
-    """True if ``path`` is a complete bag written by this generator's current format."""
+    """True if ``path`` is a complete bag written by this generator's current code."""
     path = Path(path)
     if not is_complete_bag(path):
         return False
@@ -533,7 +549,7 @@ def sample_bag_matches(path: Path | str) -> bool:
         import yaml
 
         meta = yaml.safe_load((path / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
-        return (meta.get("custom_data") or {}).get("hoi_sample_format") == SAMPLE_FORMAT_VERSION
+        return (meta.get("custom_data") or {}).get("hoi_sample_fingerprint") == generator_fingerprint()
     except Exception:  # noqa: BLE001 - unreadable metadata = regenerate
         return False
 
@@ -541,7 +557,8 @@ def sample_bag_matches(path: Path | str) -> bool:
 def ensure_sample_bag(path: Path | str | None = None, *, progress: bool = True, **kwargs: Any) -> Path:
     """The default sample bag (``data/sample_bag`` under the repository), generated on first use.
 
-    A complete bag of the current format at ``path`` is reused as it is;
+    A complete bag made by the current generator and scene code (see
+    :func:`generator_fingerprint`) at ``path`` is reused as it is;
     otherwise it is (re)generated with :func:`generate_sample_bag` (``kwargs``
     go there; without a ``scene_config``: 6 s, 4 static cameras, seed 0).
     """
