@@ -4,7 +4,13 @@
 (docs/frames.md): centre (x, y, z) at the box centroid in the world frame
 (z up), size w along the object's x axis (its heading/forward axis), l along
 its y axis, h along its z axis, ``yaw`` the heading about world +z
-(pitch = roll = 0), velocity (vx, vy, vz) of the centre in m/s, world frame.
+(pitch = roll = 0), velocity (vx, vy, vz) of the centre in m/s, world frame
+(the time derivative of the box centre, so a person's reaching arms move it too).
+The card words yaw as a rotation "about the y-axis of the object-centered
+coordinate system"; with pitch and roll zero and z up, a heading can only be
+a rotation about the vertical, i.e. world +z, as docs/frames.md fixes.
+Objects' frames: x forward (vehicles drive along +x; the carried box's x is
+the carrier's forward), y left, z up.
 """
 
 from __future__ import annotations

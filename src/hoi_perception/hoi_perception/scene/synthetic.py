@@ -116,6 +116,10 @@ def _chord(centre: NDArray[np.float64], radius: float, angle: float, half_length
 
 @dataclass(frozen=True)
 class SceneConfig:
+    """Scene parameters. Image sizes in pixels, times in seconds unless the name says otherwise;
+    ``jitter_*_ms`` bound the stamp noise, ``drop_probability`` drops (camera, frame) stamps;
+    ``joint_self_occlusion_m`` and ``contact_distance_m`` set the visibility and contact rules."""
+
     seed: int = 0
     num_static_cameras: int = 4          # cam_00 .. cam_{N-1}, 0..30
     width: int = 640                     # static cameras
@@ -332,13 +336,17 @@ class SyntheticScene:
 
     # ---------------------------------------------------------------- render
     def render(self, i: int, camera: str) -> RenderedView:
-        """Render frame ``i`` for ``camera`` (cached for the most recent frame)."""
+        """Render frame ``i`` for ``camera``. Views of the most recent frame are cached (ground_truth()
+        renders every camera for visibility), so the arrays are read-only."""
         key = (i, camera)
         view = self._view_cache.get(key)
         if view is None:
             if any(k[0] != i for k in self._view_cache):
                 self._view_cache = {k: v for k, v in self._view_cache.items() if k[0] == i}
-            view = self._view_cache[key] = render_view(self.cameras[camera], self.primitives(i), self.floor)
+            view = render_view(self.cameras[camera], self.primitives(i), self.floor)
+            for arr in (view.rgb, view.depth, view.instance_ids):
+                arr.flags.writeable = False  # shared through the cache: copy before drawing on it
+            self._view_cache[key] = view
         return view
 
     # ---------------------------------------------------------- ground truth
