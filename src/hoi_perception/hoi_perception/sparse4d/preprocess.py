@@ -1,10 +1,24 @@
 """Pre-processing for N cameras: frames -> img (1,N,3,540,960) float32, projection_mat, image_wh.
 
-Speed: one cv2.resize into a preallocated uint8 buffer per camera, then one
-cv2.split and a cv2.addWeighted per channel that writes (x - mean) / std as
-float32 straight into the camera's plane of the preallocated NCHW tensor (no
-intermediate float image, no transpose copy). Cameras run on a thread pool
-(OpenCV releases the GIL).
+Two host implementations with the same interface (``pre(frames) -> {"img", "projection_mat", "image_wh"}``):
+
+* :class:`Sparse4DPreprocessor` (the default, "fast"): when the frame is an integer multiple of the
+  network input (1920x1080 -> 960x540 is an exact 2x2 box), the work is done in row strips of
+  ``strip_rows`` output rows, so the intermediates stay in cache: ``cv2.resize(INTER_AREA)`` of the
+  strip (OpenCV's integer-factor fast path, the rounded box mean ``(a+b+c+d+2)>>2``), one
+  ``cv2.mixChannels`` into three uint8 planes (channel swap for bgr8 folded in), and one ``cv2.LUT``
+  per channel with a 256-entry float32 table ``(v - mean_c) / std_c`` that writes the normalised
+  values straight into the camera's plane of the preallocated NCHW tensor (one gather per pixel, no
+  arithmetic, no float intermediate image, no transpose). Other sizes resize the whole frame first
+  (same interpolation rule as the reference) and then run the same strip loop. Cameras, and row
+  bands of a camera when there are fewer cameras than workers, run on a thread pool (OpenCV
+  releases the GIL); ``num_threads`` defaults to the number of cores.
+* :class:`ReferencePreprocessor` (the previous implementation, kept as the reference for tests and
+  the benchmark): whole-frame ``cv2.resize``, ``cv2.split``, ``cv2.addWeighted`` per channel.
+
+Both produce the same tensor: for integer factors bit-identical uint8 intermediates (INTER_LINEAR
+at exactly 0.5 and INTER_AREA both give the rounded 2x2 mean), and the normalisation differs only
+by float rounding (< 1e-5). A device-side equivalent is ``preprocess_graph.GraphPreprocessor``.
 
 projection_mat follows the TAO Sparse4D dataset (Omniverse3DDetTrackDataset.
 get_data_info: lidar2img = viewpad(K) @ world->camera) with the intrinsics scaled
@@ -16,8 +30,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -27,6 +43,8 @@ from hoi_perception.geometry.camera import PinholeCamera
 from hoi_perception.sparse4d.constants import IMAGE_MEAN_RGB, IMAGE_STD_RGB, INPUT_H, INPUT_W
 
 log = logging.getLogger(__name__)
+
+DEFAULT_STRIP_ROWS = 108  # output rows per strip: 108x960x3 uint8 = 311 kB of scratch, in L2
 
 
 def projection_matrix(camera: PinholeCamera, input_wh: tuple[int, int] = (INPUT_W, INPUT_H)) -> NDArray[np.float32]:
@@ -39,11 +57,43 @@ def projection_matrix(camera: PinholeCamera, input_wh: tuple[int, int] = (INPUT_
     return (scale @ k4 @ camera.camera_from_world).astype(np.float32)
 
 
+def resize_interpolation(in_w: int, out_w: int) -> int:
+    """OpenCV interpolation of the generic (non-integer factor) path: area when shrinking by more than 2x."""
+    return cv2.INTER_AREA if in_w >= 2 * out_w + 1 else cv2.INTER_LINEAR
+
+
+def integer_factors(in_hw: tuple[int, int], out_wh: tuple[int, int]) -> tuple[int, int] | None:
+    """(fy, fx) when the frame is an exact integer multiple of the output in both axes, else None."""
+    (h_in, w_in), (w, h) = in_hw, out_wh
+    if h_in % h or w_in % w or h_in < h or w_in < w:
+        return None
+    return h_in // h, w_in // w
+
+
+def normalisation_luts(mean_rgb: Sequence[float], std_rgb: Sequence[float]) -> list[NDArray[np.float32]]:
+    """Per channel, the 256-entry float32 table uint8 v -> (v - mean) / std (computed in float64)."""
+    v = np.arange(256, dtype=np.float64)
+    return [((v - float(m)) / float(s)).astype(np.float32).reshape(256, 1)
+            for m, s in zip(mean_rgb, std_rgb, strict=True)]
+
+
+@dataclass
+class _Task:
+    cam: int
+    frame: NDArray[np.uint8] | None  # None: zero the plane
+    r0: int = 0
+    r1: int = 0
+    factors: tuple[int, int] | None = None
+
+
 class Sparse4DPreprocessor:
-    """Preallocated multi-camera pre-processing. Not thread-safe: one instance per tracker.
+    """Preallocated multi-camera pre-processing (fast path). Not thread-safe: one instance per tracker.
 
     ``encoding`` is the channel order of the incoming frames ("rgb8" or "bgr8"); the
-    network takes RGB (mmdet to_rgb=True with the ImageNet mean/std).
+    network takes RGB (mmdet to_rgb=True with the ImageNet mean/std). 4-channel frames
+    (rgba8/bgra8) use their first three channels. ``num_threads``: pool workers
+    (default: the number of cores; 1 = run in the calling thread). ``strip_rows``:
+    output rows per cache-resident strip.
     """
 
     def __init__(
@@ -54,66 +104,177 @@ class Sparse4DPreprocessor:
         std_rgb: Sequence[float] = IMAGE_STD_RGB,
         encoding: str = "rgb8",
         num_threads: int | None = None,
+        strip_rows: int = DEFAULT_STRIP_ROWS,
     ) -> None:
         if encoding not in ("rgb8", "bgr8"):
             raise ValueError(f"encoding must be rgb8 or bgr8, got {encoding!r}")
         self.cameras = list(cameras)
         self.input_wh = (int(input_wh[0]), int(input_wh[1]))
         self.encoding = encoding
+        self.mean_rgb = tuple(float(m) for m in mean_rgb)
+        self.std_rgb = tuple(float(s) for s in std_rgb)
         n = len(self.cameras)
         w, h = self.input_wh
         self.img = np.zeros((1, n, 3, h, w), dtype=np.float32)
-        self._resized = [np.empty((h, w, 3), dtype=np.uint8) for _ in range(n)]
-        # Channel c of the output reads source channel _src_ch[c] (RGB out from BGR in).
+        # Output channel c reads source channel _src_ch[c] (RGB out from BGR in).
         self._src_ch = (2, 1, 0) if encoding == "bgr8" else (0, 1, 2)
-        self._alpha = [1.0 / float(s) for s in std_rgb]
-        self._beta = [-float(m) / float(s) for m, s in zip(mean_rgb, std_rgb, strict=True)]
-        self.projection_mat = np.stack([projection_matrix(c, self.input_wh) for c in self.cameras])[None]
+        self.projection_mat = np.stack([projection_matrix(c, self.input_wh) for c in self.cameras])[None] if n else (
+            np.zeros((1, 0, 4, 4), np.float32))
         self.image_wh = np.tile(np.array([w, h], dtype=np.float32), (1, n, 1))
-        workers = num_threads if num_threads is not None else min(n, os.cpu_count() or 1)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers)) if workers > 1 and n > 1 else None
+        self.num_threads = max(1, int(num_threads if num_threads is not None else (os.cpu_count() or 1)))
+        self.strip_rows = max(1, int(strip_rows))
+        self._pool = ThreadPoolExecutor(max_workers=self.num_threads) if self.num_threads > 1 and n > 0 else None
         self.counters = {"missing_frames": 0, "bad_frames": 0, "aspect_mismatch": 0}
+        self._setup()
 
+    # -- subclass hooks ------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        self._luts = normalisation_luts(self.mean_rgb, self.std_rgb)
+        self._from_to = [self._src_ch[0], 0, self._src_ch[1], 1, self._src_ch[2], 2]
+        self._local = threading.local()
+
+    def _plan(self, i: int, frame: NDArray[np.uint8]) -> list[_Task]:
+        """Tasks for one valid frame: row bands for integer factors (so few cameras still use all workers)."""
+        w, h = self.input_wh
+        f = integer_factors(frame.shape[:2], self.input_wh)
+        if f is None:
+            return [_Task(i, frame, 0, h, None)]
+        n = len(self.cameras)
+        bands = max(1, -(-self.num_threads // n)) if self._pool is not None else 1
+        step = -(-h // bands)
+        return [_Task(i, frame, r0, min(h, r0 + step), f) for r0 in range(0, h, step)]
+
+    def _run(self, t: _Task) -> None:
+        plane = self.img[0, t.cam]
+        if t.frame is None:
+            plane.fill(0.0)
+            return
+        w, h = self.input_wh
+        s = self.strip_rows
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None or scratch[0].shape[:2] != (s, w):
+            scratch = (np.empty((s, w, 3), np.uint8), [np.empty((s, w), np.uint8) for _ in range(3)])
+            self._local.scratch = scratch
+        rs_buf, planes = scratch
+        frame = t.frame
+        if t.factors is None:
+            # Generic size: whole-frame resize (same interpolation rule as the reference), then strips.
+            full = cv2.resize(frame, self.input_wh, interpolation=resize_interpolation(frame.shape[1], w))
+        else:
+            full = None
+        fy, fx = t.factors or (1, 1)
+        for a in range(t.r0, t.r1, s):
+            b = min(t.r1, a + s)
+            rows = b - a
+            if full is not None:
+                src = full[a:b]
+            elif fy == 1 and fx == 1:
+                src = frame[a:b]
+            else:
+                src = rs_buf[:rows]
+                cv2.resize(frame[fy * a:fy * b], (w, rows), dst=src, interpolation=cv2.INTER_AREA)
+            ch = [p[:rows] for p in planes]
+            cv2.mixChannels([np.ascontiguousarray(src)], ch, self._from_to)
+            for c in range(3):
+                cv2.LUT(ch[c], self._luts[c], dst=plane[c, a:b])
+
+    # -- public --------------------------------------------------------------------------------------
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
             self._pool = None
 
-    def _one(self, i: int, frame: NDArray[np.uint8] | None) -> str | None:
-        plane = self.img[0, i]
+    def check_frame(self, i: int, frame: NDArray[np.uint8] | None) -> tuple[NDArray[np.uint8] | None, str | None]:
+        """(usable 3-channel frame or None, counter tag or None) for camera ``i``."""
         if frame is None:
-            # A dropped frame is fed as the mean colour (0 after normalisation).
-            plane.fill(0.0)
-            return "missing_frames"
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] not in (3, 4):
-            plane.fill(0.0)
-            return "bad_frames"
+            return None, "missing_frames"
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] not in (3, 4):
+            return None, "bad_frames"
+        if frame.shape[0] < 1 or frame.shape[1] < 1:
+            return None, "bad_frames"
         if frame.shape[2] == 4:
             frame = frame[..., :3]
         cam = self.cameras[i]
         tag = None
         if abs(frame.shape[1] * cam.height - frame.shape[0] * cam.width) > max(cam.width, cam.height):
             tag = "aspect_mismatch"
-        rs = self._resized[i]
-        interp = cv2.INTER_AREA if frame.shape[1] >= 2 * self.input_wh[0] + 1 else cv2.INTER_LINEAR
-        cv2.resize(frame, self.input_wh, dst=rs, interpolation=interp)
+        return frame, tag
+
+    def _count(self, i: int, tag: str | None) -> None:
+        if tag is not None:
+            self.counters[tag] += 1
+            log.debug("camera %s: %s", self.cameras[i].name, tag)
+
+    def __call__(self, frames: Sequence[NDArray[np.uint8] | None]) -> dict[str, NDArray]:
+        """Frames in camera order (None = dropped, fed as the mean colour, i.e. 0) ->
+        {"img", "projection_mat", "image_wh"} (views of internal buffers, overwritten by the next call)."""
+        n = len(self.cameras)
+        if len(frames) != n:
+            raise ValueError(f"expected {n} frames, got {len(frames)}")
+        tasks: list[_Task] = []
+        for i, raw in enumerate(frames):
+            frame, tag = self.check_frame(i, raw)
+            self._count(i, tag)
+            tasks.extend(self._plan(i, frame) if frame is not None else [_Task(i, None)])
+        if self._pool is not None and len(tasks) > 1:
+            for _ in self._pool.map(self._run, tasks):
+                pass
+        else:
+            for t in tasks:
+                self._run(t)
+        return {"img": self.img, "projection_mat": self.projection_mat, "image_wh": self.image_wh}
+
+
+class ReferencePreprocessor(Sparse4DPreprocessor):
+    """The previous implementation, kept as the reference: per camera a whole-frame cv2.resize into a
+    uint8 buffer, cv2.split, and cv2.addWeighted per channel into the float32 plane; one task per camera.
+    ``num_threads`` defaults to min(N, cores) as it did."""
+
+    def __init__(
+        self,
+        cameras: Sequence[PinholeCamera],
+        input_wh: tuple[int, int] = (INPUT_W, INPUT_H),
+        mean_rgb: Sequence[float] = IMAGE_MEAN_RGB,
+        std_rgb: Sequence[float] = IMAGE_STD_RGB,
+        encoding: str = "rgb8",
+        num_threads: int | None = None,
+    ) -> None:
+        if num_threads is None:
+            num_threads = min(len(cameras), os.cpu_count() or 1)
+        super().__init__(cameras, input_wh, mean_rgb, std_rgb, encoding, num_threads)
+
+    def _setup(self) -> None:
+        w, h = self.input_wh
+        self._resized = [np.empty((h, w, 3), dtype=np.uint8) for _ in self.cameras]
+        self._alpha = [1.0 / s for s in self.std_rgb]
+        self._beta = [-m / s for m, s in zip(self.mean_rgb, self.std_rgb, strict=True)]
+
+    def _plan(self, i: int, frame: NDArray[np.uint8]) -> list[_Task]:
+        return [_Task(i, frame, 0, self.input_wh[1], None)]
+
+    def _run(self, t: _Task) -> None:
+        plane = self.img[0, t.cam]
+        if t.frame is None:
+            plane.fill(0.0)
+            return
+        rs = self._resized[t.cam]
+        interp = cv2.INTER_AREA if t.frame.shape[1] >= 2 * self.input_wh[0] + 1 else cv2.INTER_LINEAR
+        cv2.resize(t.frame, self.input_wh, dst=rs, interpolation=interp)
         chans = cv2.split(rs)
         for c in range(3):
             src = chans[self._src_ch[c]]
             cv2.addWeighted(src, self._alpha[c], src, 0.0, self._beta[c], dst=plane[c], dtype=cv2.CV_32F)
-        return tag
 
-    def __call__(self, frames: Sequence[NDArray[np.uint8] | None]) -> dict[str, NDArray]:
-        """Frames in camera order -> {"img", "projection_mat", "image_wh"} (views of internal buffers)."""
-        n = len(self.cameras)
-        if len(frames) != n:
-            raise ValueError(f"expected {n} frames, got {len(frames)}")
-        if self._pool is not None:
-            tags = list(self._pool.map(self._one, range(n), frames))
-        else:
-            tags = [self._one(i, f) for i, f in enumerate(frames)]
-        for i, t in enumerate(tags):
-            if t is not None:
-                self.counters[t] += 1
-                log.debug("camera %s: %s", self.cameras[i].name, t)
-        return {"img": self.img, "projection_mat": self.projection_mat, "image_wh": self.image_wh}
+
+def preprocess_reference(
+    frames: Sequence[NDArray[np.uint8] | None],
+    cameras: Sequence[PinholeCamera],
+    input_wh: tuple[int, int] = (INPUT_W, INPUT_H),
+    encoding: str = "rgb8",
+) -> NDArray[np.float32]:
+    """The reference (previous) pre-processing as a function: a fresh (1,N,3,h,w) float32 copy of ``img``."""
+    pre = ReferencePreprocessor(cameras, input_wh, encoding=encoding, num_threads=1)
+    try:
+        return pre(frames)["img"].copy()
+    finally:
+        pre.close()
