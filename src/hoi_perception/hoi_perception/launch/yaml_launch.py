@@ -72,6 +72,8 @@ class NodeSpec:
 
 
 def _param_literal(v: Any) -> str:
+    if isinstance(v, str) and v.strip() == "":
+        return "''"  # rcl parses override values as YAML; an empty value is a syntax error
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (list, tuple)):

@@ -94,11 +94,22 @@ def main(argv: list[str] | None = None) -> int:
         rclpy.try_shutdown()
         return 2
     try:
-        # a short pause so subscribers started alongside can match first
-        end = time.monotonic() + float(node.declare_parameter("start_delay_s", 1.0).value)
+        # Wait (bounded) for a subscriber, so the first frames are not published
+        # into the void while the consumer is still loading its models.
+        wait_s = float(node.declare_parameter("wait_for_subscribers_s", 15.0).value)
+        end = time.monotonic() + wait_s
+        while time.monotonic() < end and min(node.pub_img.get_subscription_count(),
+                                             node.pub_info.get_subscription_count()) == 0:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        end = time.monotonic() + float(node.declare_parameter("start_delay_s", 0.5).value)
         while time.monotonic() < end:
             rclpy.spin_once(node, timeout_sec=0.05)
         node.run()
+        # linger so the consumers can finish the last frames before a launch
+        # file's on_exit: shutdown stops them
+        end = time.monotonic() + float(node.declare_parameter("linger_s", 2.0).value)
+        while time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.05)
     except KeyboardInterrupt:
         pass
     finally:

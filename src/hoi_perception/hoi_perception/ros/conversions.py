@@ -12,7 +12,9 @@ import numpy as np
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 from numpy.typing import ArrayLike
 from sensor_msgs.msg import CameraInfo
+from std_msgs.msg import Header
 
+from hoi_msgs.msg import BoundingBox2D, HumanPose3D, Point2D
 from hoi_perception.geometry.rotations import matrix_to_quat, quat_to_matrix, yaw_to_quat
 
 
@@ -88,3 +90,21 @@ def k_from_camera_info(msg: CameraInfo) -> np.ndarray:
     if k[0, 0] <= 0 or k[1, 1] <= 0:
         raise ValueError(f"camera_info of frame {msg.header.frame_id!r} has no intrinsics (K = {list(msg.k)})")
     return k
+
+
+def human_pose_msg(result: object, header: Header, track_id: int, skeleton: str) -> HumanPose3D:
+    """hoi_perception.bodypose.PoseResult -> hoi_msgs/HumanPose3D."""
+    msg = HumanPose3D()
+    msg.header = header
+    msg.track_id = int(track_id)
+    msg.skeleton = skeleton
+    msg.joints = points_to_msgs(result.joints_cam)  # type: ignore[attr-defined]
+    msg.joint_confidence = [float(c) for c in result.confidence]  # type: ignore[attr-defined]
+    msg.joint_derived = [bool(d) for d in result.derived]  # type: ignore[attr-defined]
+    msg.joints_2d = [Point2D(x=float(u), y=float(v)) for u, v in np.asarray(result.joints_2d)]  # type: ignore[attr-defined]
+    x0, y0, x1, y1 = (float(v) for v in result.box)  # type: ignore[attr-defined]
+    msg.box_2d = BoundingBox2D(x_min=x0, y_min=y0, x_max=x1, y_max=y1)
+    msg.score = float(result.score)  # type: ignore[attr-defined]
+    msg.depth_used = bool(result.depth_used)  # type: ignore[attr-defined]
+    msg.source = str(result.source)  # type: ignore[attr-defined]
+    return msg

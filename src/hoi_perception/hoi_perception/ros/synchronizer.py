@@ -26,7 +26,7 @@ from rclpy.callback_groups import CallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 
-from hoi_perception.ros.qos import sensor_data_qos
+from hoi_perception.ros.qos import reliable_qos, sensor_data_qos
 from hoi_perception.sync.approximate import ApproximateTimeSynchronizer, StreamPolicy, SyncedSet, SyncStats
 
 
@@ -39,6 +39,14 @@ class SyncConfig:
     stream_policy: str = StreamPolicy.WAIT.value  # "wait" | "partial"
     stream_timeout_s: float = 1.0  # "partial": message time a silent stream is waited for
     reset_threshold_s: float = 1.0  # a stream going back in time by more than this resets the state
+    # Smallest spacing of two messages of one stream (e.g. 0.8 / fps). With it the
+    # policy publishes a set as soon as no later message can beat it, instead of
+    # waiting for the next frame (message_filters' setInterMessageLowerBound).
+    inter_message_lower_bound_s: float = 0.0
+    # "best_effort" (sensor data, drops under load rather than queueing) or
+    # "reliable" (replays and file sources, where every frame should arrive;
+    # large best-effort samples can also be lost in transport).
+    qos_reliability: str = "best_effort"
 
     @classmethod
     def declare(cls, node: Node, prefix: str = "sync", defaults: SyncConfig | None = None) -> SyncConfig:
@@ -63,6 +71,7 @@ class SyncConfig:
             stream_policy=StreamPolicy(self.stream_policy),
             stream_timeout_ns=int(self.stream_timeout_s * 1e9),
             reset_threshold_ns=int(self.reset_threshold_s * 1e9),
+            inter_message_lower_bounds_ns=[int(self.inter_message_lower_bound_s * 1e9)] * num_streams,
         )
 
 
@@ -101,7 +110,14 @@ class TopicSynchronizer:
         self.topics = [name for _, name in topics]
         self.callback_errors = 0
         self._lost = [0] * len(topics)
-        profile = qos if qos is not None else sensor_data_qos(int(self.config.qos_depth))
+        if qos is not None:
+            profile = qos
+        elif self.config.qos_reliability == "reliable":
+            profile = reliable_qos(int(self.config.qos_depth))
+        elif self.config.qos_reliability == "best_effort":
+            profile = sensor_data_qos(int(self.config.qos_depth))
+        else:
+            raise ValueError(f"qos_reliability must be best_effort or reliable, got {self.config.qos_reliability!r}")
         self._subs = []
         for i, (msg_type, name) in enumerate(topics):
             has_header = "header" in getattr(msg_type, "get_fields_and_field_types", dict)()

@@ -1,0 +1,1 @@
+"""Drawing for people to look at: annotated images and plots."""
