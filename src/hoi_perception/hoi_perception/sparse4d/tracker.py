@@ -43,6 +43,11 @@ class Sparse4DParams:
     class_score_thresholds: dict[str, float] = field(default_factory=dict)
     bank: InstanceBankParams = field(default_factory=InstanceBankParams)
     num_threads: int | None = None
+    # Pre-processing: "cpu" (host fast path, sparse4d.preprocess) or "graph" (ONNX graph through the
+    # engine layer, sparse4d.preprocess_graph: uint8 upload, img stays on the device for a GPU engine).
+    preprocess: str = "cpu"
+    # create_engine backend of the graph; None = match the Sparse4D engine (tensorrt / onnxruntime:cuda / cpu).
+    preprocess_backend: str | None = None
 
 
 @dataclass
@@ -104,9 +109,21 @@ class Sparse4DTracker:
         self.engine = engine
         self.params = params or Sparse4DParams()
         self.cameras = list(cameras)
-        self.preprocess = Sparse4DPreprocessor(
-            self.cameras, self.params.input_wh, encoding=self.params.encoding, num_threads=self.params.num_threads
-        )
+        self.preprocess: Any
+        if self.params.preprocess == "graph":
+            from hoi_perception.sparse4d.preprocess_graph import GraphPreprocessor, default_graph_backend
+
+            self.preprocess = GraphPreprocessor(
+                self.cameras, self.params.input_wh, encoding=self.params.encoding,
+                num_threads=self.params.num_threads,
+                backend=self.params.preprocess_backend or default_graph_backend(engine),
+            )
+        elif self.params.preprocess == "cpu":
+            self.preprocess = Sparse4DPreprocessor(
+                self.cameras, self.params.input_wh, encoding=self.params.encoding, num_threads=self.params.num_threads
+            )
+        else:
+            raise ValueError(f"preprocess must be 'cpu' or 'graph', got {self.params.preprocess!r}")
         self.bank = HostInstanceBank(self.params.bank)
         self.thresholds = class_thresholds(
             self.params.class_names, self.params.class_score_thresholds, self.params.score_threshold
@@ -130,9 +147,9 @@ class Sparse4DTracker:
     def close(self) -> None:
         self.preprocess.close()
 
-    def _cast(self, inputs: dict[str, NDArray]) -> dict[str, NDArray]:
+    def _cast(self, inputs: dict[str, Any]) -> dict[str, Any]:
         for name, dt in self._dtypes.items():
-            if name in inputs and inputs[name].dtype != dt:
+            if name in inputs and isinstance(inputs[name], np.ndarray) and inputs[name].dtype != dt:
                 inputs[name] = inputs[name].astype(dt)
         return inputs
 
@@ -151,7 +168,16 @@ class Sparse4DTracker:
         inputs = self._cast(inputs)
         t1 = time.perf_counter()
         try:
-            outputs = self.engine.run(inputs)
+            if any(not isinstance(v, np.ndarray) for v in inputs.values()):
+                # img is a DeviceTensor from the pre-processing graph: keep it on the device.
+                run_device = getattr(self.engine, "run_device", None)
+                if run_device is None:
+                    inputs = {k: v if isinstance(v, np.ndarray) else v.numpy() for k, v in inputs.items()}
+                    outputs = self.engine.run(inputs)
+                else:
+                    outputs = {k: v if isinstance(v, np.ndarray) else v.numpy() for k, v in run_device(inputs).items()}
+            else:
+                outputs = self.engine.run(inputs)
         except Exception as exc:  # a failing engine must not take the node down
             self.counters["engine_errors"] += 1
             log.error("sparse4d engine failed: %s", exc)
