@@ -3,6 +3,11 @@
 at 1920x1080 input, in ms and as a ratio to the engine time of the contract test model.
 
 host = pre-processing (resize + normalise into the NCHW tensor, projection matrices are cached)
+       on the fast host path (sparse4d.preprocess.Sparse4DPreprocessor); the table also shows the
+       previous implementation (ReferencePreprocessor, "ref") and the ONNX pre-processing graph
+       (sparse4d.preprocess_graph, "graph": uint8 upload + resize/normalise/NCHW in the graph) on the
+       graph's backend (CPU EP here; on a GPU it would run next to the engine), all timed interleaved
+       in the same run on the same frames
        + instance bank (prepare: propagation; update: decay, top-600, anchors, ids) + decoding.
 The bank/decode part is timed on M = 600 output rows (the card's output size), produced by the
 noisy-ground-truth stand-in (its own run time is not counted); the engine time is the ONNX test
@@ -44,21 +49,38 @@ def median_ms(samples: list[float]) -> float:
     return float(np.median(samples)) * 1e3
 
 
-def bench(n: int, iters: int, engine, threads: int | None) -> dict:
+def bench(n: int, iters: int, engine, threads: int | None, graph_backend: str | None) -> dict:
     cams = cameras(n)
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8) for _ in cams]
     tracker = Sparse4DTracker(engine, cams) if engine is not None else None
-    from hoi_perception.sparse4d.preprocess import Sparse4DPreprocessor
+    from hoi_perception.sparse4d.preprocess import ReferencePreprocessor, Sparse4DPreprocessor
 
     pre = Sparse4DPreprocessor(cams, num_threads=threads)
-    t_pre, t_eng = [], []
+    paths: dict[str, object] = {"ref": ReferencePreprocessor(cams, num_threads=threads), "fast": pre}
+    graph_name = None
+    if graph_backend is not None:
+        from hoi_perception.sparse4d.preprocess_graph import GraphPreprocessor
+
+        paths["graph"] = GraphPreprocessor(cams, num_threads=threads, backend=graph_backend)
+    times: dict[str, list[float]] = {k: [] for k in paths}
+    max_diff: dict[str, float] = {}
     for k in range(iters + 2):
-        t0 = time.perf_counter()
-        inputs = dict(pre(frames))
-        t1 = time.perf_counter()
-        if k >= 2:
-            t_pre.append(t1 - t0)
+        for name, p in paths.items():  # interleaved, so machine noise hits every path alike
+            t0 = time.perf_counter()
+            out = p(frames)
+            t1 = time.perf_counter()
+            if k >= 2:
+                times[name].append(t1 - t0)
+            if k == 0 and name != "ref":
+                img = out["img"] if isinstance(out["img"], np.ndarray) else out["img"].numpy()
+                max_diff[name] = float(np.abs(img - paths["ref"].img).max())
+    inputs = dict(pre(frames))
+    if "graph" in paths:
+        graph_name = paths["graph"].backend_name
+    for p in paths.values():
+        p.close()
+    t_eng = []
     if tracker is not None:
         bank = HostInstanceBank()
         inp, _ = bank.prepare(0)
@@ -92,14 +114,20 @@ def bench(n: int, iters: int, engine, threads: int | None) -> dict:
         t3 = time.perf_counter()
         if k >= 2:
             t_bank.append((t1 - t0) + (t3 - t2))
-    pre.close()
-    pre_ms, bank_ms = median_ms(t_pre), median_ms(t_bank)
+    pre_ms, bank_ms = median_ms(times["fast"]), median_ms(t_bank)
+    ref_ms = median_ms(times["ref"])
+    graph_ms = median_ms(times["graph"]) if "graph" in times else float("nan")
     eng_ms = median_ms(t_eng) if t_eng else float("nan")
     host = pre_ms + bank_ms
     real_engine_ms = 1000.0 / 30.0 * n / CARD_H100_CAMS_AT_30FPS
     return {
         "cameras": n,
+        "preprocess_ref_ms": round(ref_ms, 3),
         "preprocess_ms": round(pre_ms, 3),
+        "preprocess_speedup": round(ref_ms / pre_ms, 2),
+        "preprocess_graph_ms": round(graph_ms, 3) if "graph" in times else None,
+        "graph_backend": graph_name,
+        "max_abs_diff_vs_ref": {k: float(f"{v:.3g}") for k, v in max_diff.items()},
         "bank_decode_ms": round(bank_ms, 3),
         "host_ms": round(host, 3),
         "test_model_engine_ms": round(eng_ms, 3),
@@ -116,6 +144,8 @@ def main() -> int:
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--threads", type=int, default=None, help="pre-processing threads (default: min(N, cores))")
     ap.add_argument("--no-engine", action="store_true", help="skip the test-model engine timing")
+    ap.add_argument("--graph-backend", default="onnxruntime:cpu",
+                    help="create_engine backend of the pre-processing graph ('none' to skip)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -127,16 +157,21 @@ def main() -> int:
         path = Path(tempfile.mkdtemp()) / "sparse4d_test.onnx"
         make_test_model("sparse4d", path)
         engine = create_engine(str(path), load_contract("sparse4d"), backend="onnxruntime")
-    rows = [bench(n, args.iters, engine, args.threads) for n in args.cameras]
+    gb = None if args.graph_backend == "none" else args.graph_backend
+    rows = [bench(n, args.iters, engine, args.threads, gb) for n in args.cameras]
     print(f"Sparse4D host-side time per frame, 1920x1080 input, {os.cpu_count()} CPU cores, "
           f"engine = {engine.backend_name if engine else 'none'} (contract test model)")
-    hdr = (f"{'cams':>5} {'preproc ms':>11} {'bank+dec ms':>12} {'host ms':>8} {'test eng ms':>12} "
+    print(f"pre-processing: ref = previous implementation, fast = host path (used in host ms), "
+          f"graph = ONNX graph on {rows[0]['graph_backend'] if rows else '-'}")
+    hdr = (f"{'cams':>5} {'ref ms':>8} {'fast ms':>8} {'speedup':>8} {'graph ms':>9} {'bank+dec ms':>12} {'host ms':>8} {'test eng ms':>12} "
            f"{'host/test eng':>14} {'card eng ms':>12} {'DS 30% ms':>10} {'host/card eng':>14}")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
         ratio = f"{r['host_over_test_engine']:.2f}" if r["host_over_test_engine"] is not None else "n/a"
-        print(f"{r['cameras']:>5} {r['preprocess_ms']:>11.2f} {r['bank_decode_ms']:>12.2f} {r['host_ms']:>8.2f} "
+        gms = f"{r['preprocess_graph_ms']:.2f}" if r["preprocess_graph_ms"] is not None else "n/a"
+        print(f"{r['cameras']:>5} {r['preprocess_ref_ms']:>8.2f} {r['preprocess_ms']:>8.2f} "
+              f"{r['preprocess_speedup']:>7.2f}x {gms:>9} {r['bank_decode_ms']:>12.2f} {r['host_ms']:>8.2f} "
               f"{r['test_model_engine_ms']:>12.2f} {ratio:>14} {r['card_h100_engine_ms_scaled']:>12.2f} "
               f"{r['deepstream_30pct_ms']:>10.2f} {r['host_over_card_engine']:>14.2f}")
     payload = {"cpu_cores": os.cpu_count(), "engine": engine.backend_name if engine else None, "rows": rows}
