@@ -281,7 +281,9 @@ class Sparse4DNode(Node):
         num_threads = int(dp("num_threads", 0).value)
         self.gt_topic = str(dp("standin_gt_topic", GT_TRACKS_TOPIC).value)
         self.gt_tolerance_ns = int(float(dp("standin_gt_tolerance_s", 0.02).value) * 1e9)
-        self.max_pending = int(dp("standin_max_pending_sets", 3).value)
+        # Sets held while calibration (camera_info, /tf_static) or, for the stand-in, their ground truth is
+        # still on the way; beyond this the oldest is dropped (calibration) or stepped without it (ground truth).
+        self.max_pending = int(dp("max_pending_sets", 10).value)
         standin_seed = int(dp("standin_seed", 0).value)
         standin_dropout = float(dp("standin_dropout_prob", 0.05).value)
         standin_pos_sigma = float(dp("standin_pos_sigma_m", 0.05).value)
@@ -403,7 +405,7 @@ class Sparse4DNode(Node):
         if not 0.0 <= dropout <= 1.0 or sigma < 0:
             raise ValueError("standin_dropout_prob must be in [0, 1] and standin_pos_sigma_m >= 0")
         if self.gt_tolerance_ns <= 0 or self.max_pending < 1:
-            raise ValueError("standin_gt_tolerance_s must be > 0 and standin_max_pending_sets >= 1")
+            raise ValueError("standin_gt_tolerance_s must be > 0 and max_pending_sets >= 1")
         if period < 0:
             raise ValueError("report_period_s must be >= 0")
         if self.image_reliability not in ("best_effort", "reliable"):
@@ -451,6 +453,8 @@ class Sparse4DNode(Node):
             self.get_logger().warning(f"{cam}: camera_info changed ({old[1]}x{old[2]} -> {entry[1]}x{entry[2]}); "
                                       "rebuilding the tracker (instance bank reset)")
             self._close_tracker()
+        if self.tracker is None:
+            self._flush_pending()
 
     def on_tf_static(self, msg: TFMessage) -> None:
         if not len(self.static_tf):
@@ -460,6 +464,7 @@ class Sparse4DNode(Node):
                 self.static_tf.add(t)
             except ValueError as exc:
                 self._count("bad_transform", str(exc))
+        self._flush_pending()
 
     def on_ground_truth(self, msg: TrackedObject3DArray) -> None:
         stamp = ns_from_stamp(msg.header.stamp)
@@ -481,20 +486,33 @@ class Sparse4DNode(Node):
                 best = (d, boxes)
         return best[1] if best is not None else None
 
-    def _flush_pending(self, force: bool = False) -> None:
-        """Stand-in: step the pending sets whose ground truth is here (or can no longer come)."""
+    def _flush_pending(self) -> None:
+        """Step the pending sets in order once the tracker can be built (calibration complete) and, for the
+        stand-in, their ground truth is here (or can no longer come)."""
         while self._pending:
             p = self._pending[0]
-            gt = self._gt_for(p.stamp_ns)
-            if gt is None:
-                gt_passed = self._last_gt_ns is not None and self._last_gt_ns > p.stamp_ns + self.gt_tolerance_ns
-                if not (force or gt_passed or len(self._pending) > self.max_pending):
+            if self.tracker is None:
+                cams = self._cameras_ready(count=len(self._pending) > self.max_pending)
+                if cams is None:
+                    if len(self._pending) > self.max_pending:
+                        self._pending.popleft()  # counted by _cameras_ready
+                        continue
                     return
-                self._count("gt_unmatched", f"no ground truth within {self.gt_tolerance_ns / 1e6:.0f} ms of the set "
-                            f"at {p.stamp_ns}: the stand-in sees no objects for it")
-                gt = []
+                self.tracker = Sparse4DTracker(self.engine, cams, self.tracker_params, contract=self.contract)
+                self.counters["tracker_rebuilds"] += 1
+                self.get_logger().info(
+                    "tracker ready: " + ", ".join(f"{c.name} {c.width}x{c.height}" for c in cams))
+            if self.standin:
+                gt = self._gt_for(p.stamp_ns)
+                if gt is None:
+                    gt_passed = self._last_gt_ns is not None and self._last_gt_ns > p.stamp_ns + self.gt_tolerance_ns
+                    if not (gt_passed or len(self._pending) > self.max_pending):
+                        return
+                    self._count("gt_unmatched", f"no ground truth within {self.gt_tolerance_ns / 1e6:.0f} ms of "
+                                f"the set at {p.stamp_ns}: the stand-in sees no objects for it")
+                    gt = []
+                self._gt_current[:] = gt
             self._pending.popleft()
-            self._gt_current[:] = gt
             self._process(p.stamp_ns, p.images, p.decode_ms)
 
     def _decode(self, cam: str, msg: Image | None) -> np.ndarray | None:
@@ -517,13 +535,16 @@ class Sparse4DNode(Node):
                         f"{info[1]}x{info[2]} (resized anyway)", f"size_mismatch:{cam}")
         return img
 
-    def _cameras_ready(self) -> list[PinholeCamera] | None:
+    def _cameras_ready(self, count: bool = True) -> list[PinholeCamera] | None:
+        """The group's cameras when intrinsics and extrinsics are all known; else None (counted if ``count``)."""
         if self.calibration:
             return [self.calibration[c] for c in self.cameras]
         missing_info = [c for c in self.cameras if c not in self.k]
         if missing_info:
-            self._count("missing_camera_info", f"no camera_info yet for {missing_info}; sets are skipped until "
-                        "every camera of the group has one")
+            if not count:
+                return None
+            self._count("missing_camera_info", f"no camera_info yet for {missing_info}; the oldest set beyond "
+                        "max_pending_sets was dropped")
             return None
         cams = []
         missing_tf = []
@@ -535,8 +556,10 @@ class Sparse4DNode(Node):
                 continue
             cams.append(PinholeCamera(c, w, h, k, m))
         if missing_tf:
+            if not count:
+                return None
             self._count("no_extrinsics", f"no /tf_static chain {self.world_frame} -> {missing_tf} "
-                        f"({len(self.static_tf)} static transforms known); sets are skipped")
+                        f"({len(self.static_tf)} static transforms known); sets wait, the oldest beyond max_pending_sets are dropped")
             return None
         return cams
 
@@ -555,21 +578,11 @@ class Sparse4DNode(Node):
         self.input_rate.tick()
         if all(im is None for im in images):
             self.input_rate.errors += 1
-        if self.standin:
-            self._pending.append(_PendingSet(int(s.stamp_ns), images, decode_ms))
-            self._flush_pending()
-        else:
-            self._process(int(s.stamp_ns), images, decode_ms)
+        self._pending.append(_PendingSet(int(s.stamp_ns), images, decode_ms))
+        self._flush_pending()
 
     def _process(self, stamp_ns: int, images: list[np.ndarray | None], decode_ms: float) -> None:
-        if self.tracker is None:
-            cams = self._cameras_ready()
-            if cams is None:
-                return
-            self.tracker = Sparse4DTracker(self.engine, cams, self.tracker_params, contract=self.contract)
-            self.counters["tracker_rebuilds"] += 1
-            self.get_logger().info(
-                "tracker ready: " + ", ".join(f"{c.name} {c.width}x{c.height}" for c in cams))
+        assert self.tracker is not None
         res: StepResult = self.tracker.step(images, stamp_ns)
         self.counters["frames"] += 1
         if not res.ok:
