@@ -47,6 +47,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -219,10 +220,12 @@ def roi_from_points(centre: NDArray[np.float64], scale_point: NDArray[np.float64
     return Roi(float(centre[0]), float(centre[1]), size, rotation)
 
 
-def roi_from_box(box: tuple[float, float, float, float], scale: float = 1.2) -> Roi:
-    """Upright ROI around a person box (external detectors, projected tracks):
-    the detector's ROI is a circle around the whole body scaled by 1.25; for a
-    tight person box the long side times ``scale`` covers the same."""
+def roi_from_box(box: tuple[float, float, float, float], scale: float = ROI_SCALE) -> Roi:
+    """Square, rotation-free ROI around a person box (HOG, external detectors,
+    projected tracks), enlarged as mediapipe's pose ROI: the detector's ROI is
+    the circle around the whole body (diameter ~ the long side of a tight
+    upright person box) scaled by 1.25 [MP pose_detection_to_roi.pbtxt], so
+    here side = 1.25 x the long side, centred on the box, rotation 0."""
     x0, y0, x1, y1 = box
     return Roi(0.5 * (x0 + x1), 0.5 * (y0 + y1), max(x1 - x0, y1 - y0) * scale, 0.0)
 
@@ -325,15 +328,22 @@ class BlazePoseEstimator:
     """PoseEstimator running BlazePose GHUM full on CPU (ai-edge-litert).
 
     Person ROIs come, in order of preference, from ``boxes`` passed to
-    ``estimate``, from ``box_source`` (e.g. projected Sparse4D tracks), or
-    from the BlazePose detector; with ``detect_every`` > 1 the detector runs
-    every n-th frame and in between each person's ROI follows its previous
-    landmarks (mediapipe's video mode).
+    ``estimate``, from ``box_source``, or from the BlazePose detector.
+    ``box_source`` is a BoxSource or a name for ``box_sources.make_box_source``
+    ("blazepose" = the built-in detector, the default; "hog", "hog+blazepose",
+    "external", "projected_tracks"; ``box_source_kw`` go to the factory).
+    A box with the detector's alignment keypoints gives mediapipe's rotated
+    ROI; any other box the square, upright ROI of ``roi_from_box``. Only
+    without a box source (None / "blazepose") do ROIs follow the previous
+    frame's landmarks between detector runs (``detect_every`` > 1,
+    mediapipe's video mode); with a box source every frame's ROIs come
+    from its boxes.
     """
 
     def __init__(self, model_dir: str | Path | None = None, num_threads: int = 2, max_people: int = 4,
-                 detect_every: int = 1, box_source: BoxSource | None = None, use_depth: bool = True,
-                 min_presence: float = MIN_PRESENCE, refine_heatmap: bool = True) -> None:
+                 detect_every: int = 1, box_source: BoxSource | str | None = None, use_depth: bool = True,
+                 min_presence: float = MIN_PRESENCE, refine_heatmap: bool = True,
+                 box_source_kw: dict[str, Any] | None = None) -> None:
         model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         for f in (DETECTOR_FILE, LANDMARK_FILE):
             if not (model_dir / f).is_file():
@@ -350,7 +360,17 @@ class BlazePoseEstimator:
         self._world_out = outs[(1, NUM_LANDMARKS * 3)]
         self.max_people = max_people
         self.detect_every = max(1, int(detect_every))
-        self.box_source = box_source
+        if isinstance(box_source, str):
+            from hoi_perception.bodypose.box_sources import make_box_source
+
+            kw = dict(box_source_kw or {})
+            if box_source.strip().lower() == "blazepose":
+                box_source = None  # the built-in detector, with landmark-following between runs
+            else:
+                if "blazepose" in box_source.lower():
+                    kw["detector"] = self.detector  # share the interpreter
+                box_source = make_box_source(box_source, **kw)
+        self.box_source: BoxSource | None = box_source
         self.use_depth = use_depth
         self.min_presence = min_presence
         self.refine_heatmap = refine_heatmap
