@@ -15,10 +15,12 @@ from hoi_perception.bodypose.bodypose3dnet import (
     PIXEL_SCALE,
     SCALE_NORMALIZED_MEAN_LIMB_LENGTHS,
     BodyPose3DNetEstimator,
+    Preprocessor,
     crop_box,
     decode,
     lift_pose25d,
     preprocess,
+    preprocess_reference,
 )
 from hoi_perception.bodypose.depth import SURFACE_OFFSET_M
 from hoi_perception.bodypose.standin import StandInBodyPose3DNetEngine, standing_skeleton
@@ -231,3 +233,22 @@ def test_decode_rejects_unknown_lift() -> None:
     outputs = {"pose25d": np.zeros((1, NUM_JOINTS, 4), np.float32), "pose3d": np.zeros((1, NUM_JOINTS, 3), np.float32)}
     with pytest.raises(ValueError):
         decode(outputs, inputs, K, lift="magic")
+
+
+def test_fast_preprocess_equals_reference_bit_for_bit() -> None:
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    boxes = [(50.0 + 60 * i, 60.0 + 5 * i, 110.3 + 60 * i, 300.7 + 8 * i) for i in range(7)]
+    boxes.append((-50.3, 300.7, 60.2, 700.1))  # runs off the frame: zero fill
+    ref, g_ref = preprocess_reference(rgb, K, boxes)
+    prep = Preprocessor(2)  # grows to the batch
+    for n in (8, 1, 3):
+        out, g = prep(rgb, K, boxes[:n])
+        for key in ref:
+            assert out[key].shape[0] == n and out[key].dtype == np.float32
+            np.testing.assert_array_equal(out[key], ref[key][:n])
+        for a, b in zip(g, g_ref, strict=False):
+            np.testing.assert_array_equal(a.a, b.a)
+            assert a.box == b.box
+    empty, _ = preprocess(rgb, K, [])
+    assert empty["input0"].shape == (0, 3, INPUT_H, INPUT_W)
