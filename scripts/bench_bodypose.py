@@ -2,8 +2,10 @@
 """Body pose benchmark: BodyPose3DNet per-person pre/post-processing, and
 BlazePose frames per second on 640x480 video. Prints a table and JSON.
 
-* BodyPose3DNet: ``preprocess`` (crop, BGR planes, k_inv, t_form_inv, limb
-  inputs) and ``decode`` + depth correction, per person, batch of 8 on a
+* BodyPose3DNet: pre-processing (crop, BGR planes, k_inv, t_form_inv, limb
+  inputs) per person for N=1 and N=8, before (``preprocess_reference``) and
+  after (``Preprocessor``, and ``preprocess`` with fresh buffers) side by
+  side, and ``decode`` + depth correction, per person, batch of 8 on a
   640x480 frame; the engine itself is not timed (the ground-truth stand-in
   answers). Also the stand-in MPJPE on the synthetic scene.
 * BlazePose: opencv-doc vtest.avi resized to 640x480 (pedestrians ~80 px tall:
@@ -11,8 +13,11 @@ BlazePose frames per second on 640x480 video. Prints a table and JSON.
   and basketball1/basketball2.png as a 640x480 two-frame loop (one person):
   detector + landmarks every frame, and landmarks following the previous
   frame (detector every 10th frame).
+* BlazePose + HOG: box_source="hog" (HogPersonDetector, landmarks per box)
+  on vtest.avi at 768x576 and 640x480: frames per second, HOG ms per frame,
+  poses per frame.
 
-Usage: python scripts/bench_bodypose.py [--frames 60] [--threads 2] [--json out.json]
+Usage: python scripts/bench_bodypose.py [--frames 60] [--hog-frames 20] [--threads 2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ def _median_ms(fn, n: int) -> float:  # noqa: ANN001
 
 
 def bench_bodypose3dnet(repeats: int) -> dict[str, float]:
-    from hoi_perception.bodypose.bodypose3dnet import decode, preprocess
+    from hoi_perception.bodypose.bodypose3dnet import Preprocessor, decode, preprocess, preprocess_reference
     from hoi_perception.bodypose.depth import correct_scale_with_depth
     from hoi_perception.bodypose.standin import StandInBodyPose3DNetEngine, standing_skeleton
     from hoi_perception.geometry.camera import intrinsics, project_points
@@ -65,13 +70,22 @@ def bench_bodypose3dnet(repeats: int) -> dict[str, float]:
         for i in range(n):
             correct_scale_with_depth(dec.joints_cam_m[i], dec.joints_2d[i], dec.confidence[i], depth, (640, 480))
 
-    return {
-        "pre_ms_per_person": _median_ms(lambda: preprocess(rgb, k, boxes), repeats) / n,
+    res: dict[str, float] = {}
+    prep = Preprocessor(n)  # what BodyPose3DNetEstimator uses: preallocated buffers
+    # before / after side by side, interleaved per batch size so both see the same machine load
+    for m in (1, n):
+        bx = boxes[:m]
+        res[f"pre_ms_per_person_N{m}_before"] = _median_ms(lambda bx=bx: preprocess_reference(rgb, k, bx), repeats) / m
+        res[f"pre_ms_per_person_N{m}_after"] = _median_ms(lambda bx=bx: prep(rgb, k, bx), repeats) / m
+        res[f"pre_ms_per_person_N{m}_after_fresh_buffers"] = _median_ms(lambda bx=bx: preprocess(rgb, k, bx),
+                                                                        repeats) / m
+    res.update({
         "post_network_ms_per_person": _median_ms(lambda: decode(outputs, inputs, k, "network"), repeats) / n,
         "post_lift25d_ms_per_person": _median_ms(lambda: decode(outputs, inputs, k, "pose25d"), repeats) / n,
         "post_with_depth_ms_per_person": _median_ms(post, repeats) / n,
         "batch": n,
-    }
+    })
+    return res
 
 
 def bench_standin_mpjpe() -> dict[str, float]:
@@ -85,7 +99,7 @@ def bench_standin_mpjpe() -> dict[str, float]:
             "mpjpe_depth_mm": 1000 * float(np.mean(out["depth"])), "depth_used_frac": float(np.mean(out["depth_used"]))}
 
 
-def _frames_vtest(n: int) -> list[np.ndarray]:
+def _frames_vtest(n: int, size: tuple[int, int] | None = (640, 480)) -> list[np.ndarray]:
     import cv2
 
     cap = cv2.VideoCapture(str(OPENCV_DATA / "vtest.avi"))
@@ -94,8 +108,38 @@ def _frames_vtest(n: int) -> list[np.ndarray]:
         ok, f = cap.read()
         if not ok:
             break
-        out.append(np.ascontiguousarray(cv2.resize(f, (640, 480))[:, :, ::-1]))
+        f = cv2.resize(f, size) if size is not None else f
+        out.append(np.ascontiguousarray(f[:, :, ::-1]))
+    cap.release()
     return out
+
+
+def bench_blazepose_hog(n_frames: int, threads: int) -> dict[str, float]:
+    """BlazePose landmarks on HOG boxes (box_source="hog"), every frame, on
+    vtest.avi at its native 768x576 and resized to 640x480."""
+    from hoi_perception.bodypose.blazepose import BlazePoseEstimator, default_model_dir
+
+    res: dict[str, float] = {}
+    for size in (None, (640, 480)):
+        frames = _frames_vtest(n_frames, size)
+        h, w = frames[0].shape[:2]
+        tag = f"{w}x{h}"
+        k = np.array([[float(w), 0.0, w / 2], [0.0, float(w), h / 2], [0.0, 0.0, 1.0]])
+        est = BlazePoseEstimator(default_model_dir(), num_threads=threads, box_source="hog", max_people=16)
+        est.estimate(frames[0], k)
+        t_hog = 0.0
+        people = 0
+        t = time.perf_counter()
+        for f in frames:
+            t0 = time.perf_counter()
+            boxes = est.box_source.boxes(f, k)
+            t_hog += time.perf_counter() - t0
+            people += len(est.estimate(f, k, None, boxes))
+        dt = time.perf_counter() - t
+        res[f"vtest_{tag}_fps_hog_plus_blazepose"] = len(frames) / dt
+        res[f"vtest_{tag}_hog_ms_per_frame"] = 1e3 * t_hog / len(frames)
+        res[f"vtest_{tag}_people_per_frame"] = people / len(frames)
+    return res
 
 
 def bench_blazepose(n_frames: int, threads: int) -> dict[str, float]:
@@ -134,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=200)
+    ap.add_argument("--hog-frames", type=int, default=20)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     report: dict[str, object] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -143,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if (OPENCV_DATA / "vtest.avi").is_file():
         try:
             report["blazepose"] = bench_blazepose(args.frames, args.threads)
+            report["blazepose_hog"] = bench_blazepose_hog(args.hog_frames, args.threads)
         except FileNotFoundError as exc:
             report["blazepose"] = {"skipped": str(exc)}
     else:
