@@ -3,8 +3,10 @@
 Lets the stack run on real footage without a camera, e.g. OpenCV's
 vtest.avi pedestrians in `make demo`. Intrinsics come from parameters
 (focal length in pixels, or a horizontal field of view); the principal point
-is the image centre. Frames are stamped from the node clock at the video's
-pace (times ``rate``), so downstream latency and rate are realistic.
+is the image centre. Frames are stamped on the video's own timeline (the
+first frame at the node clock's time, then 1/fps apart), whatever the
+playback ``rate``: a slowed-down replay looks to trackers and synchronizers
+like the original footage.
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ class VideoCamera(Node):
         self.cap = cv2.VideoCapture(self.path)
         if not self.cap.isOpened():
             raise ValueError(f"cannot open {self.path} with OpenCV")
-        fps = self.fps_override or self.cap.get(cv2.CAP_PROP_FPS) or 10.0
-        self.period = 1.0 / (fps * self.rate)
+        self.fps = self.fps_override or self.cap.get(cv2.CAP_PROP_FPS) or 10.0
+        self.period = 1.0 / (self.fps * self.rate)
         self.published = 0
 
     def k_for(self, width: int, height: int) -> np.ndarray:
@@ -61,6 +63,8 @@ class VideoCamera(Node):
 
     def run(self) -> None:
         next_t = time.monotonic()
+        t0_ns = self.get_clock().now().nanoseconds
+        index = 0
         while rclpy.ok():
             ok, frame = self.cap.read()
             if not ok:
@@ -70,7 +74,8 @@ class VideoCamera(Node):
                 break
             if self.encoding == "rgb8":
                 frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            stamp_ns = self.get_clock().now().nanoseconds
+            stamp_ns = t0_ns + int(round(index * 1e9 / self.fps))
+            index += 1
             msg = numpy_to_image(frame, self.encoding, factory=Image)
             msg.header.stamp = stamp_from_ns(stamp_ns)
             msg.header.frame_id = self.frame_id
