@@ -4,9 +4,10 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-# DDS stays on the loopback, in a domain of our own, for everything make runs.
+# DDS stays on the loopback for everything make runs. The test session picks a
+# domain id of its own (test/conftest.py); the demo uses HOI_DEMO_ROS_DOMAIN_ID
+# or one derived from its process id.
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
-export ROS_DOMAIN_ID ?= 42
 export RMW_IMPLEMENTATION := rmw_fastrtps_cpp
 export PYTHONUNBUFFERED := 1
 

@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", default="1,2,3", help="which steps to run, e.g. 2,3")
     ns = ap.parse_args(argv)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    os.environ.setdefault("ROS_DOMAIN_ID", "42")
+    # a domain of its own, so a demo never joins a robot's graph or another run's
+    os.environ["ROS_DOMAIN_ID"] = os.environ.get("HOI_DEMO_ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
     steps = {int(s) for s in ns.steps.split(",")}
     ns.out.mkdir(parents=True, exist_ok=True)
     print("hoi_perception demo: ZED + static cameras -> 3D humans and multi-camera tracks, over ROS 2 topics "
