@@ -11,7 +11,7 @@ from rosidl_parser import definition as d
 HOI_MSG_TYPES = (
     "Point2D", "BoundingBox2D", "HumanPose3D", "HumanPose3DArray", "SmplParams", "ObjectPose",
     "ObjectPoseArray", "HoiState", "HoiStateArray", "ContactSet", "ContactSetArray",
-    "TrackedObject3D", "TrackedObject3DArray", "CameraSet",
+    "TrackedObject3D", "TrackedObject3DArray", "CameraSet", "Detection2D", "Detection2DArray",
 )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +27,23 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
+from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
-from hoi_msgs.msg import HumanPose3DArray
+from hoi_msgs.msg import Detection2DArray, HumanPose3DArray, TrackedObject3DArray
+from hoi_perception.bodypose.boxes import ExternalBoxSource, ProjectedTrackBoxSource, Track3D
+from hoi_perception.bodypose.types import PersonBox
+from hoi_perception.geometry.rotations import invert_transform, quat_to_yaw
 from hoi_perception.imaging.encodings import ImageConversionError, numpy_to_image
 from hoi_perception.imaging.rgbd import CameraIngest, RgbdIngest
 from hoi_perception.render.skeleton import draw_banner, draw_pose
 from hoi_perception.ros.conversions import human_pose_msg
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.markers import skeleton_markers
-from hoi_perception.ros.qos import reliable_qos, sensor_data_qos
+from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
-from hoi_perception.ros.tf import TransformBroadcaster, transform_stamped
+from hoi_perception.ros.tf import StaticTransforms, TransformBroadcaster, transform_stamped
+from hoi_perception.ros.time import ns_from_stamp
 from hoi_perception.skeleton.bodypose34 import SKELETON_NAME
 from hoi_perception.skeleton.frames import hand_frames, root_frame
 from hoi_perception.sync.approximate import SyncedSet
@@ -45,8 +51,9 @@ from hoi_perception.sync.approximate import SyncedSet
 BACKENDS = ("blazepose", "bodypose3dnet")
 
 
-def make_estimator(node: Node) -> Any:
-    """The estimator the parameters ask for (imports stay lazy: litert, onnxruntime)."""
+def make_estimator(node: Node) -> tuple[Any, Any]:
+    """The estimator the parameters ask for, and its box source (None: the
+    backend's own). Imports stay lazy (litert, onnxruntime)."""
     backend = node.get_parameter("backend").value
     box_source_name = str(node.get_parameter("box_source").value)
     box_source = None
@@ -60,7 +67,7 @@ def make_estimator(node: Node) -> Any:
 
         model_dir = str(node.get_parameter("blazepose_model_dir").value) or None
         return BlazePoseEstimator(model_dir=model_dir, max_people=int(node.get_parameter("max_people").value),
-                                  box_source=box_source, use_depth=use_depth)
+                                  box_source=box_source, use_depth=use_depth), box_source
     from hoi_perception.bodypose import BodyPose3DNetEstimator
     from hoi_perception.engine import create_engine, load_contract
 
@@ -70,7 +77,7 @@ def make_estimator(node: Node) -> Any:
                          " (engines/README.md says where to get it)")
     engine = create_engine(model_path, load_contract("bodypose3dnet"), backend=str(node.get_parameter("engine").value))
     node.get_logger().info(f"BodyPose3DNet engine: {engine.backend_name}")
-    return BodyPose3DNetEstimator(engine, box_source=box_source, use_depth=use_depth)
+    return BodyPose3DNetEstimator(engine, box_source=box_source, use_depth=use_depth), box_source
 
 
 class BodyPoseNode(Node):
@@ -93,6 +100,10 @@ class BodyPoseNode(Node):
         p("publish_tf", True)
         p("publish_annotated", True)
         p("tracker_max_age_s", 1.0)
+        p("tracks_topic", "/hoi/tracks")  # box_source projected_tracks: Sparse4D tracks in world_frame
+        p("world_frame", "world")
+        p("detections_topic", "/detections")  # box_source external: hoi_msgs/Detection2DArray
+        p("box_match_tolerance_s", 0.05)  # external boxes / tracks are used only this close to the image stamp
         backend = self.get_parameter("backend").value
         if backend not in BACKENDS:
             raise ValueError(f"parameter 'backend' must be one of {BACKENDS}, got {backend!r}")
@@ -102,7 +113,18 @@ class BodyPoseNode(Node):
         if rate < 0 or not 0 <= self.min_score <= 1:
             raise ValueError("max_rate_hz must be >= 0 and min_score in [0, 1]")
         self.min_period_ns = int(1e9 / rate) if rate > 0 else 0
-        self.estimator = make_estimator(self)
+        self.estimator, self.box_source = make_estimator(self)
+        self.box_tolerance_ns = int(float(self.get_parameter("box_match_tolerance_s").value) * 1e9)
+        self.box_inputs_missing = 0
+        self._box_msgs: deque[Any] = deque(maxlen=30)
+        self.static_tf = StaticTransforms()
+        if isinstance(self.box_source, ProjectedTrackBoxSource):
+            self.create_subscription(TrackedObject3DArray, str(self.get_parameter("tracks_topic").value),
+                                     lambda m: self._box_msgs.append(m), reliable_qos(10))
+            self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
+        elif isinstance(self.box_source, ExternalBoxSource):
+            self.create_subscription(Detection2DArray, str(self.get_parameter("detections_topic").value),
+                                     lambda m: self._box_msgs.append(m), reliable_qos(10))
         from hoi_perception.bodypose import HumanTracker
 
         self.tracker = HumanTracker(max_age_ns=int(float(self.get_parameter("tracker_max_age_s").value) * 1e9))
@@ -151,12 +173,46 @@ class BodyPoseNode(Node):
 
         st = self.sync.stats()
         values = {"sets": st.emitted_sets, "dropped": st.dropped_total(), "bad_input": self.bad_input,
-                  "missing_camera_info": self.missing_info,
+                  "missing_camera_info": self.missing_info, "frames_without_box_input": self.box_inputs_missing,
                   "skipped_rate_limit": self.skipped_rate}
         return (WARN if self.bad_input else OK), f"{st.emitted_sets} sets", values
 
     def on_camera_info(self, msg: CameraInfo) -> None:
         self.camera_info = msg
+
+    def on_tf_static(self, msg: TFMessage) -> None:
+        for t in msg.transforms:
+            try:
+                self.static_tf.add(t)
+            except ValueError as e:
+                self.bad_input += 1
+                self.get_logger().warning(f"/tf_static: {e}")
+
+    def feed_box_source(self, stamp_ns: int, camera_frame: str) -> None:
+        """Hand the external detections / projected tracks nearest the image
+        stamp to the box source (none within tolerance: no boxes, counted)."""
+        best = min(self._box_msgs, key=lambda m: abs(ns_from_stamp(m.header.stamp) - stamp_ns), default=None)
+        if best is None or abs(ns_from_stamp(best.header.stamp) - stamp_ns) > self.box_tolerance_ns:
+            self.box_inputs_missing += 1
+            best = None
+        if isinstance(self.box_source, ExternalBoxSource):
+            dets = [] if best is None else [
+                PersonBox(d.box.x_min, d.box.y_min, d.box.x_max, d.box.y_max, float(d.score),
+                          track_id=int(d.track_id) or None) for d in best.detections]
+            self.box_source.set_detections(dets)
+            return
+        world_from_cam = self.static_tf.lookup(str(self.get_parameter("world_frame").value), camera_frame)
+        if world_from_cam is None:
+            self.box_inputs_missing += 1
+            self.box_source.set_tracks([], np.eye(4))
+            return
+        tracks = [] if best is None else [
+            Track3D(track_id=int(o.track_id), x=o.pose.position.x, y=o.pose.position.y, z=o.pose.position.z,
+                    w=o.size.x, l=o.size.y, h=o.size.z, class_name=o.class_label, score=float(o.score),
+                    yaw=float(quat_to_yaw([o.pose.orientation.x, o.pose.orientation.y, o.pose.orientation.z,
+                                           o.pose.orientation.w])))
+            for o in best.objects]
+        self.box_source.set_tracks(tracks, invert_transform(world_from_cam))
 
     def on_set(self, s: SyncedSet) -> None:
         self.input_monitor.tick()
@@ -185,7 +241,10 @@ class BodyPoseNode(Node):
                                       throttle_duration_sec=2.0)
             return
         self.last_processed_ns = s.stamp_ns
+        if isinstance(self.box_source, (ExternalBoxSource, ProjectedTrackBoxSource)):
+            self.feed_box_source(s.stamp_ns, msgs[0].header.frame_id)
         results = [r for r in self.estimator.estimate(frame.rgb, frame.k, depth) if r.score >= self.min_score]
+        # the tracker keeps ids that came with the boxes (Sparse4D tracks, a tracking detector)
         ids = self.tracker.update(results, s.stamp_ns)
         self.track_ids.update(ids)
         header = msgs[0].header

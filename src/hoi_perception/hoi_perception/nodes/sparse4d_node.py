@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 import rclpy
-from geometry_msgs.msg import Point, TransformStamped
+from geometry_msgs.msg import Point
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
@@ -51,13 +51,13 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from hoi_msgs.msg import TrackedObject3D, TrackedObject3DArray
 from hoi_perception.geometry.camera import PinholeCamera
-from hoi_perception.geometry.rotations import quat_to_matrix, quat_to_yaw
+from hoi_perception.geometry.rotations import quat_to_yaw
 from hoi_perception.imaging.encodings import ImageConversionError, image_to_numpy, to_rgb8
 from hoi_perception.ros.conversions import k_from_camera_info, pose_from_center_yaw, vector3
 from hoi_perception.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
-from hoi_perception.ros.tf import TransformBroadcaster, transform_stamped
+from hoi_perception.ros.tf import StaticTransforms, TransformBroadcaster, transform_stamped
 from hoi_perception.ros.time import ns_from_stamp, stamp_from_ns
 from hoi_perception.sparse4d import (
     GtBox,
@@ -186,45 +186,6 @@ def track_markers(tracks: Sequence[Track3D], frame_id: str, stamp_ns: int, ns_pr
             arrow.color = _colour(t.class_name, 1.0)
             arr.markers.append(arrow)
     return arr
-
-
-# ------------------------------------------------------------------ static transforms
-
-
-class StaticTransforms:
-    """/tf_static contents (parent_from_child per child frame) and chained lookups to a root frame."""
-
-    def __init__(self) -> None:
-        self._by_child: dict[str, tuple[str, np.ndarray]] = {}
-
-    def add(self, t: TransformStamped) -> None:
-        tr, q = t.transform.translation, t.transform.rotation
-        qq = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
-        vals = np.array([tr.x, tr.y, tr.z], dtype=np.float64)
-        if not (np.all(np.isfinite(qq)) and np.all(np.isfinite(vals))) or np.linalg.norm(qq) < 1e-9:
-            raise ValueError(f"transform {t.header.frame_id} -> {t.child_frame_id} is not finite/normalizable")
-        m = np.eye(4)
-        m[:3, :3] = quat_to_matrix(qq / np.linalg.norm(qq))
-        m[:3, 3] = vals
-        self._by_child[str(t.child_frame_id)] = (str(t.header.frame_id), m)
-
-    def __len__(self) -> int:
-        return len(self._by_child)
-
-    def lookup(self, root: str, frame: str) -> np.ndarray | None:
-        """root_from_frame, or None when the chain does not reach ``root``."""
-        m = np.eye(4)
-        cur = frame
-        for _ in range(64):
-            if cur == root:
-                return m
-            link = self._by_child.get(cur)
-            if link is None:
-                return None
-            parent, parent_from_cur = link
-            m = parent_from_cur @ m
-            cur = parent
-        return None
 
 
 # ------------------------------------------------------------------ latency bookkeeping

@@ -23,7 +23,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from tf2_msgs.msg import TFMessage
 
-from hoi_perception.geometry.rotations import matrix_to_quat
+from hoi_perception.geometry.rotations import matrix_to_quat, quat_to_matrix
 from hoi_perception.ros.qos import TF_QOS, TF_STATIC_QOS
 from hoi_perception.ros.time import stamp_from_ns
 
@@ -98,3 +98,39 @@ class StaticTransformBroadcaster:
     @property
     def frames(self) -> list[str]:
         return list(self._by_child)
+
+
+class StaticTransforms:
+    """/tf_static contents (parent_from_child per child frame) and chained lookups to a root frame."""
+
+    def __init__(self) -> None:
+        self._by_child: dict[str, tuple[str, np.ndarray]] = {}
+
+    def add(self, t: TransformStamped) -> None:
+        tr, q = t.transform.translation, t.transform.rotation
+        qq = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
+        vals = np.array([tr.x, tr.y, tr.z], dtype=np.float64)
+        if not (np.all(np.isfinite(qq)) and np.all(np.isfinite(vals))) or np.linalg.norm(qq) < 1e-9:
+            raise ValueError(f"transform {t.header.frame_id} -> {t.child_frame_id} is not finite/normalizable")
+        m = np.eye(4)
+        m[:3, :3] = quat_to_matrix(qq / np.linalg.norm(qq))
+        m[:3, 3] = vals
+        self._by_child[str(t.child_frame_id)] = (str(t.header.frame_id), m)
+
+    def __len__(self) -> int:
+        return len(self._by_child)
+
+    def lookup(self, root: str, frame: str) -> np.ndarray | None:
+        """root_from_frame, or None when the chain does not reach ``root``."""
+        m = np.eye(4)
+        cur = frame
+        for _ in range(64):
+            if cur == root:
+                return m
+            link = self._by_child.get(cur)
+            if link is None:
+                return None
+            parent, parent_from_cur = link
+            m = parent_from_cur @ m
+            cur = parent
+        return None
