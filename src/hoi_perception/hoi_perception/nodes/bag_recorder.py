@@ -16,13 +16,12 @@ import fnmatch
 import sys
 from pathlib import Path
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from hoi_perception.bag.io import BagWriter
 from hoi_perception.nodes.sync_monitor import message_type
+from hoi_perception.ros.node_main import run_node
 
 
 class BagRecorder(Node):
@@ -76,8 +75,10 @@ class BagRecorder(Node):
             self.get_logger().error(f"write failed on {topic}: {e} ({self.write_errors} errors)",
                                     throttle_duration_sec=2.0)
 
-    def close(self) -> str:
+    def close(self) -> None:
         self.writer.close()
+
+    def summary(self) -> str:
         lines = [f"bag_recorder: wrote {sum(self.counts.values())} messages to {self.out}"]
         lines += [f"  {t}: {n}" for t, n in sorted(self.counts.items())]
         lines += [f"  skipped {t}: {why}" for t, why in sorted(self.skipped.items())]
@@ -87,22 +88,7 @@ class BagRecorder(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv)
-    try:
-        node = BagRecorder()
-    except ValueError as e:
-        print(f"bag_recorder: error: {e}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        print(node.close(), flush=True)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(BagRecorder, "bag_recorder", lambda node: node.summary(), argv)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
@@ -40,6 +38,7 @@ from hoi_perception.render.skeleton import draw_banner, draw_pose
 from hoi_perception.ros.conversions import human_pose_msg
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.markers import skeleton_markers
+from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import StaticTransforms, TransformBroadcaster, transform_stamped
@@ -298,22 +297,7 @@ class BodyPoseNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv)
-    try:
-        node = BodyPoseNode()
-    except (ValueError, FileNotFoundError) as e:
-        print(f"body_pose: error: {e}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        print(node.summary(), flush=True)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(BodyPoseNode, "body_pose", lambda node: node.summary(), argv)
 
 
 if __name__ == "__main__":

@@ -34,15 +34,13 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Point
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import ColorRGBA
@@ -55,6 +53,7 @@ from hoi_perception.geometry.rotations import quat_to_yaw
 from hoi_perception.imaging.encodings import ImageConversionError, image_to_numpy, to_rgb8
 from hoi_perception.ros.conversions import k_from_camera_info, pose_from_center_yaw, vector3
 from hoi_perception.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, RateMonitor
+from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import StaticTransforms, TransformBroadcaster, transform_stamped
@@ -72,7 +71,6 @@ from hoi_perception.sparse4d import (
 )
 from hoi_perception.sync.approximate import SyncedSet
 
-EXIT_BAD_PARAMETERS = 2
 TRACKS_TOPIC = "/hoi/tracks"
 MARKERS_TOPIC = "/hoi/markers/tracks"
 GT_TRACKS_TOPIC = "/ground_truth/tracks"
@@ -657,40 +655,8 @@ def format_report(rep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_node(factory: Callable[[], Any], name: str, report: Callable[[Any], str] | None = None) -> int:
-    """Shared main of the sparse4d nodes: build (ValueError -> exit 2), spin, print the report at shutdown."""
-    try:
-        node = factory()
-    except (ValueError, FileNotFoundError) as exc:
-        rclpy.logging.get_logger(name).error(str(exc))
-        rclpy.try_shutdown()
-        return EXIT_BAD_PARAMETERS
-    except Exception as exc:  # engine creation and the like: say why, exit cleanly
-        rclpy.logging.get_logger(name).error(f"cannot start: {exc!r}")
-        rclpy.try_shutdown()
-        return 1
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        try:
-            node.close()
-            if report is not None:
-                print(report(node), flush=True)
-        finally:
-            node.destroy_node()
-            rclpy.try_shutdown()
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv)
-
-    def report(node: Sparse4DNode) -> str:
-        return format_report(node.report())
-
-    return run_node(Sparse4DNode, "sparse4d_node", report)
+    return run_node(Sparse4DNode, "sparse4d_node", lambda node: format_report(node.report()), argv)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from hoi_perception.ros.diagnostics import OK, WARN, DiagnosticsPublisher
+from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.sync.approximate import SyncedSet
 
@@ -144,26 +143,14 @@ def format_report(rep: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv)
-    try:
-        node = SyncMonitor()
-    except ValueError as e:
-        print(f"sync_monitor: error: {e}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
+    def report(node: SyncMonitor) -> str:
         rep = node.report()
-        print(format_report(rep), flush=True)
         if node.report_path:
             Path(node.report_path).parent.mkdir(parents=True, exist_ok=True)
             Path(node.report_path).write_text(json.dumps(rep, indent=2))
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+        return format_report(rep)
+
+    return run_node(SyncMonitor, "sync_monitor", report, argv)
 
 
 if __name__ == "__main__":

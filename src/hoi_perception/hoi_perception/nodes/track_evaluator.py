@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rclpy
 from rclpy.node import Node
 
 from hoi_msgs.msg import TrackedObject3DArray
 from hoi_perception.evaluation.hota import HotaReport, TrackTable, evaluate_hota
-from hoi_perception.nodes.sparse4d_node import run_node, track_from_msg
+from hoi_perception.nodes.sparse4d_node import track_from_msg
+from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.qos import reliable_qos
 from hoi_perception.ros.time import ns_from_stamp
 from hoi_perception.sparse4d import canonical_class_name
@@ -196,13 +196,11 @@ def format_evaluation(report: HotaReport | None, stats: dict[str, Any], title: s
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv)
-
     def report(node: TrackEvaluator) -> str:
         rep, stats = node.evaluate()
         return format_evaluation(rep, stats, node.title)
 
-    return run_node(TrackEvaluator, "track_evaluator", report)
+    return run_node(TrackEvaluator, "track_evaluator", report, argv)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import rclpy
 from rclpy.node import Node
 from visualization_msgs.msg import MarkerArray
 
 from hoi_msgs.msg import TrackedObject3DArray
-from hoi_perception.nodes.sparse4d_node import run_node, track_from_msg, track_markers, track_to_msg
+from hoi_perception.nodes.sparse4d_node import track_from_msg, track_markers, track_to_msg
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
+from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.qos import reliable_qos
 from hoi_perception.ros.time import ns_from_stamp, stamp_from_ns
 from hoi_perception.sparse4d import FusionParams, Track3D, TrackFusion, load_camera_groups
@@ -178,8 +178,7 @@ class TrackFusionNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv)
-    return run_node(TrackFusionNode, "track_fusion", lambda n: n.report())
+    return run_node(TrackFusionNode, "track_fusion", lambda n: n.report(), argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,47 @@
+"""The shared main() of the stack's nodes: build the node (a parameter error
+is one clear line and exit code 2), spin until Ctrl-C or shutdown, then print
+the node's report and tear down cleanly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+
+EXIT_OK = 0
+EXIT_START_FAILED = 1
+EXIT_BAD_PARAMETERS = 2
+
+
+def run_node(factory: Callable[[], Any], name: str, report: Callable[[Any], str] | None = None,
+             argv: list[str] | None = None) -> int:
+    """rclpy.init, ``factory()``, spin, then ``node.close()`` (if it has one)
+    and print ``report(node)``. Returns the process exit code."""
+    rclpy.init(args=argv)
+    try:
+        node = factory()
+    except (ValueError, FileNotFoundError) as exc:
+        rclpy.logging.get_logger(name).error(str(exc))
+        rclpy.try_shutdown()
+        return EXIT_BAD_PARAMETERS
+    except Exception as exc:  # engine creation and the like: say why, exit cleanly
+        rclpy.logging.get_logger(name).error(f"cannot start: {exc!r}")
+        rclpy.try_shutdown()
+        return EXIT_START_FAILED
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        try:
+            close = getattr(node, "close", None)
+            if close is not None:
+                close()
+            if report is not None:
+                print(report(node), flush=True)
+        finally:
+            node.destroy_node()
+            rclpy.try_shutdown()
+    return EXIT_OK
