@@ -142,6 +142,7 @@ class BodyPoseNode(Node):
         info_qos = reliable_qos(1) if sync_cfg.qos_reliability == "reliable" else sensor_data_qos(1)
         self.create_subscription(CameraInfo, info_topic, self.on_camera_info, info_qos)
         self.missing_info = 0
+        self._waiting_for_info: deque[SyncedSet] = deque(maxlen=10)
         topics.append((CameraInfo, info_topic))
         out_qos = reliable_qos(10)
         self.pub = self.create_publisher(HumanPose3DArray, "~/humans", out_qos)
@@ -177,7 +178,13 @@ class BodyPoseNode(Node):
         return (WARN if self.bad_input else OK), f"{st.emitted_sets} sets", values
 
     def on_camera_info(self, msg: CameraInfo) -> None:
+        first = self.camera_info is None
         self.camera_info = msg
+        if first and self._waiting_for_info:
+            # frames that came before the first CameraInfo (discovery order) are processed now
+            held, self._waiting_for_info = list(self._waiting_for_info), deque(maxlen=self._waiting_for_info.maxlen)
+            for s in held:
+                self.on_set(s)
 
     def on_tf_static(self, msg: TFMessage) -> None:
         for t in msg.transforms:
@@ -216,10 +223,13 @@ class BodyPoseNode(Node):
     def on_set(self, s: SyncedSet) -> None:
         self.input_monitor.tick()
         if self.camera_info is None:
-            self.missing_info += 1
-            self.input_monitor.errors += 1
-            self.get_logger().warning(f"no camera_info on {self.get_parameter('camera_info_topic').value} yet: "
-                                      f"frame skipped ({self.missing_info} so far)", throttle_duration_sec=2.0)
+            if len(self._waiting_for_info) == self._waiting_for_info.maxlen:
+                self.missing_info += 1  # the oldest held frame is given up
+                self.input_monitor.errors += 1
+                self.get_logger().warning(f"no camera_info on {self.get_parameter('camera_info_topic').value} yet: "
+                                          f"oldest held frame dropped ({self.missing_info} so far)",
+                                          throttle_duration_sec=2.0)
+            self._waiting_for_info.append(s)
             return
         if self.min_period_ns and s.stamp_ns - self.last_processed_ns < self.min_period_ns:
             self.skipped_rate += 1
