@@ -119,7 +119,9 @@ def summarize_body_pose(rec: Path, out: Path) -> dict[str, Any]:
 
 def step_sparse4d(out: Path, bag: Path, model_path: str) -> dict[str, Any]:
     print("\n[3/3] Multi-camera 3D detection and tracking (Sparse4D) on the sample bag's 4 static cameras")
-    if not model_path:
+    if model_path:
+        print(f"  Sparse4D model: {model_path}")
+    else:
         print("  No Sparse4D model configured (--sparse4d-model / HOI_SPARSE4D_MODEL): running the STAND-IN engine")
         print("  (noisy ground truth in the model's output layout) through the real node, instance bank and HOTA.")
     eval_dir = out / "sparse4d_eval"
@@ -132,7 +134,10 @@ def step_sparse4d(out: Path, bag: Path, model_path: str) -> dict[str, Any]:
     lines = _tail_lines(log, "[track_evaluator] ") + _tail_lines(log, "[sparse4d_node] ")
     for line in lines:
         print(f"  {line}")
-    return {"log": str(log), "eval_dir": str(eval_dir)}
+    chart = eval_dir / "hota.png"
+    if chart.exists():
+        print(f"  HOTA chart: {chart}")
+    return {"log": str(log), "eval_dir": str(eval_dir), "hota_chart": str(chart)}
 
 
 def main(argv: list[str] | None = None) -> int:

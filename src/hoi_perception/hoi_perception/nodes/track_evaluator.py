@@ -166,12 +166,18 @@ class TrackEvaluator(Node):
 
     def _write(self, report: HotaReport, pred: TrackTable, stats: dict[str, Any]) -> None:
         from hoi_perception.mtmc import table_to_aic_rows, write_aic_submission
+        from hoi_perception.render.plots import hota_bar_chart
 
         out = Path(self.output_dir).expanduser()
         out.mkdir(parents=True, exist_ok=True)
         (out / "hota.json").write_text(json.dumps({**report.to_dict(), "pairing": stats}, indent=2))
         n = write_aic_submission(out / "track1.txt", table_to_aic_rows(pred))
-        stats["written"] = f"{out / 'hota.json'}, {out / 'track1.txt'} ({n} lines)"
+        source = ", ".join(sorted(self.pred.sources)) or "tracker"
+        if source.startswith("stand-in:"):
+            source += " (STAND-IN, not a network)"
+        chart = hota_bar_chart(report.to_dict(), out / "hota.png",
+                               title=f"3D HOTA per class, predictions from {source}")
+        stats["written"] = f"{out / 'hota.json'}, {out / 'track1.txt'} ({n} lines), {chart}"
 
     def close(self) -> None:
         pass
