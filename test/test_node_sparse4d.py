@@ -171,8 +171,8 @@ def test_standin_resets_on_bag_loop(standin_run: dict[str, object]) -> None:
 
 
 def test_track_fusion_node_in_process() -> None:
-    from hoi_perception.nodes.sparse4d_node import track_to_msg
     from hoi_perception.nodes.track_fusion_node import TrackFusionNode
+    from hoi_perception.ros.conversions import track_to_msg
     from hoi_perception.ros.qos import reliable_qos
     from hoi_perception.ros.time import stamp_from_ns
     from hoi_perception.sparse4d import Track3D

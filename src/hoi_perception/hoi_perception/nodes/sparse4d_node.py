@@ -40,19 +40,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from geometry_msgs.msg import Point
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import ColorRGBA
 from tf2_msgs.msg import TFMessage
-from visualization_msgs.msg import Marker, MarkerArray
+from visualization_msgs.msg import MarkerArray
 
-from hoi_msgs.msg import TrackedObject3D, TrackedObject3DArray
+from hoi_msgs.msg import TrackedObject3DArray
 from hoi_perception.geometry.camera import PinholeCamera
-from hoi_perception.geometry.rotations import quat_to_yaw
 from hoi_perception.imaging.encodings import ImageConversionError, image_to_numpy, to_rgb8
-from hoi_perception.ros.conversions import k_from_camera_info, pose_from_center_yaw, vector3
+from hoi_perception.ros.conversions import (
+    gt_boxes_from_msg,
+    k_from_camera_info,
+    track_to_msg,
+)
 from hoi_perception.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, RateMonitor
+from hoi_perception.ros.markers import track_markers
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
@@ -67,124 +69,12 @@ from hoi_perception.sparse4d import (
     StandInParams,
     StepResult,
     Track3D,
-    canonical_class_name,
 )
 from hoi_perception.sync.approximate import SyncedSet
 
 TRACKS_TOPIC = "/hoi/tracks"
 MARKERS_TOPIC = "/hoi/markers/tracks"
 GT_TRACKS_TOPIC = "/ground_truth/tracks"
-
-# One colour per card class (labels_3d order), RGB in [0, 1].
-CLASS_COLOURS: dict[str, tuple[float, float, float]] = {
-    "Person": (0.12, 0.47, 0.71),
-    "Fourier_GR1_T2_Humanoid": (1.00, 0.50, 0.05),
-    "Agility_Digit_Humanoid": (0.17, 0.63, 0.17),
-    "Nova_Carter": (0.84, 0.15, 0.16),
-    "Transporter": (0.58, 0.40, 0.74),
-    "Forklift": (0.89, 0.47, 0.76),
-    "Pallet_Truck": (0.74, 0.74, 0.13),
-}
-
-
-# ------------------------------------------------------------------ message <-> core
-
-
-def track_to_msg(t: Track3D, camera_group: str = "", local_track_id: int | None = None) -> TrackedObject3D:
-    """Core Track3D -> hoi_msgs/TrackedObject3D (world frame, OV box)."""
-    m = TrackedObject3D()
-    m.track_id = int(t.track_id)
-    m.local_track_id = int(t.track_id if local_track_id is None else local_track_id)
-    m.class_label = str(t.class_name)
-    m.class_id = int(t.class_id)
-    m.score = float(t.score)
-    m.class_score = float(t.score)  # Track3D keeps one score (scores_3d); the cls score is not carried
-    m.pose = pose_from_center_yaw(t.position, t.yaw)
-    m.size = vector3(t.size)
-    m.velocity = vector3(t.velocity)
-    m.camera_group = camera_group
-    return m
-
-
-def track_from_msg(m: TrackedObject3D, stamp_ns: int = 0, source: str = "") -> Track3D:
-    """hoi_msgs/TrackedObject3D -> core Track3D (yaw = heading of the pose's quaternion about +z)."""
-    q = m.pose.orientation
-    yaw = float(quat_to_yaw([q.x, q.y, q.z, q.w])) if (q.x, q.y, q.z, q.w) != (0.0, 0.0, 0.0, 0.0) else 0.0
-    p, s, v = m.pose.position, m.size, m.velocity
-    return Track3D(
-        track_id=int(m.track_id), class_id=int(m.class_id), class_name=str(m.class_label), score=float(m.score),
-        position=np.array([p.x, p.y, p.z]), size=np.array([s.x, s.y, s.z]), yaw=yaw,
-        velocity=np.array([v.x, v.y, v.z]), stamp_ns=int(stamp_ns), source=source,
-    )
-
-
-def gt_boxes_from_msg(msg: TrackedObject3DArray, cameras: Sequence[str] | None = None) -> list[GtBox]:
-    """Ground-truth TrackedObject3DArray -> stand-in GtBox list (card class names only).
-
-    ``cameras``: keep only objects visible in one of them (objects without a
-    ``visible_cameras`` list are kept).
-    """
-    out = []
-    cams = set(cameras) if cameras else None
-    for o in msg.objects:
-        name = canonical_class_name(str(o.class_label))
-        if name is None:
-            continue
-        if cams is not None and len(o.visible_cameras) and not cams.intersection(o.visible_cameras):
-            continue
-        t = track_from_msg(o)
-        out.append(GtBox(name, t.box(), t.velocity, int(o.track_id)))
-    return out
-
-
-def _colour(class_name: str, alpha: float = 1.0) -> ColorRGBA:
-    r, g, b = CLASS_COLOURS.get(class_name, (0.6, 0.6, 0.6))
-    return ColorRGBA(r=r, g=g, b=b, a=float(alpha))
-
-
-def track_markers(tracks: Sequence[Track3D], frame_id: str, stamp_ns: int, ns_prefix: str = "tracks") -> MarkerArray:
-    """DELETEALL, then per track a CUBE (box with yaw, class colour), a TEXT (id + class) and an ARROW (velocity)."""
-    arr = MarkerArray()
-    clear = Marker()
-    clear.header.frame_id = frame_id
-    clear.header.stamp = stamp_from_ns(stamp_ns)
-    clear.action = Marker.DELETEALL
-    arr.markers.append(clear)
-    stamp = stamp_from_ns(stamp_ns)
-    for t in tracks:
-        tid = int(t.track_id)
-        box = Marker()
-        box.header.frame_id, box.header.stamp = frame_id, stamp
-        box.ns, box.id, box.type, box.action = f"{ns_prefix}/boxes", tid, Marker.CUBE, Marker.ADD
-        box.pose = pose_from_center_yaw(t.position, t.yaw)
-        box.scale = vector3(np.maximum(np.asarray(t.size, dtype=np.float64), 1e-3))
-        box.color = _colour(t.class_name, 0.45)
-        arr.markers.append(box)
-
-        text = Marker()
-        text.header.frame_id, text.header.stamp = frame_id, stamp
-        text.ns, text.id, text.type, text.action = f"{ns_prefix}/labels", tid, Marker.TEXT_VIEW_FACING, Marker.ADD
-        top = np.asarray(t.position, dtype=np.float64) + [0.0, 0.0, 0.5 * float(t.size[2]) + 0.25]
-        text.pose = pose_from_center_yaw(top, 0.0)
-        text.scale.z = 0.3
-        text.color = _colour(t.class_name, 1.0)
-        text.text = f"{tid} {t.class_name}"
-        arr.markers.append(text)
-
-        v = np.asarray(t.velocity, dtype=np.float64)
-        if np.all(np.isfinite(v)) and np.linalg.norm(v) > 0.05:
-            arrow = Marker()
-            arrow.header.frame_id, arrow.header.stamp = frame_id, stamp
-            arrow.ns, arrow.id, arrow.type, arrow.action = f"{ns_prefix}/velocity", tid, Marker.ARROW, Marker.ADD
-            p0 = np.asarray(t.position, dtype=np.float64)
-            p1 = p0 + v  # one second ahead
-            arrow.points = [Point(x=float(p0[0]), y=float(p0[1]), z=float(p0[2])),
-                            Point(x=float(p1[0]), y=float(p1[1]), z=float(p1[2]))]
-            arrow.scale.x, arrow.scale.y, arrow.scale.z = 0.05, 0.1, 0.15
-            arrow.color = _colour(t.class_name, 1.0)
-            arr.markers.append(arrow)
-    return arr
-
 
 # ------------------------------------------------------------------ latency bookkeeping
 
@@ -663,12 +553,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = [
-    "Sparse4DNode",
-    "StaticTransforms",
-    "gt_boxes_from_msg",
-    "main",
-    "track_from_msg",
-    "track_markers",
-    "track_to_msg",
-]
+__all__ = ["Sparse4DNode", "main"]

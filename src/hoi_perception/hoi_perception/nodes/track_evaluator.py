@@ -33,7 +33,7 @@ from rclpy.node import Node
 
 from hoi_msgs.msg import TrackedObject3DArray
 from hoi_perception.evaluation.hota import HotaReport, TrackTable, evaluate_hota
-from hoi_perception.nodes.sparse4d_node import track_from_msg
+from hoi_perception.ros.conversions import track_from_msg
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.qos import reliable_qos
 from hoi_perception.ros.time import ns_from_stamp

@@ -28,8 +28,9 @@ from rclpy.node import Node
 from visualization_msgs.msg import MarkerArray
 
 from hoi_msgs.msg import TrackedObject3DArray
-from hoi_perception.nodes.sparse4d_node import track_from_msg, track_markers, track_to_msg
+from hoi_perception.ros.conversions import track_from_msg, track_to_msg
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
+from hoi_perception.ros.markers import track_markers
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.qos import reliable_qos
 from hoi_perception.ros.time import ns_from_stamp, stamp_from_ns

@@ -14,8 +14,9 @@ from numpy.typing import ArrayLike
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
-from hoi_msgs.msg import BoundingBox2D, HumanPose3D, Point2D
-from hoi_perception.geometry.rotations import matrix_to_quat, quat_to_matrix, yaw_to_quat
+from hoi_msgs.msg import BoundingBox2D, HumanPose3D, Point2D, TrackedObject3D, TrackedObject3DArray
+from hoi_perception.geometry.rotations import matrix_to_quat, quat_to_matrix, quat_to_yaw, yaw_to_quat
+from hoi_perception.sparse4d import GtBox, Track3D, canonical_class_name
 
 
 def points_to_msgs(points: ArrayLike) -> list[Point]:
@@ -108,3 +109,50 @@ def human_pose_msg(result: object, header: Header, track_id: int, skeleton: str)
     msg.depth_used = bool(result.depth_used)  # type: ignore[attr-defined]
     msg.source = str(result.source)  # type: ignore[attr-defined]
     return msg
+
+
+def track_to_msg(t: Track3D, camera_group: str = "", local_track_id: int | None = None) -> TrackedObject3D:
+    """Core Track3D -> hoi_msgs/TrackedObject3D (world frame, OV box)."""
+    m = TrackedObject3D()
+    m.track_id = int(t.track_id)
+    m.local_track_id = int(t.track_id if local_track_id is None else local_track_id)
+    m.class_label = str(t.class_name)
+    m.class_id = int(t.class_id)
+    m.score = float(t.score)
+    m.class_score = float(t.score)  # Track3D keeps one score (scores_3d); the cls score is not carried
+    m.pose = pose_from_center_yaw(t.position, t.yaw)
+    m.size = vector3(t.size)
+    m.velocity = vector3(t.velocity)
+    m.camera_group = camera_group
+    return m
+
+
+def track_from_msg(m: TrackedObject3D, stamp_ns: int = 0, source: str = "") -> Track3D:
+    """hoi_msgs/TrackedObject3D -> core Track3D (yaw = heading of the pose's quaternion about +z)."""
+    q = m.pose.orientation
+    yaw = float(quat_to_yaw([q.x, q.y, q.z, q.w])) if (q.x, q.y, q.z, q.w) != (0.0, 0.0, 0.0, 0.0) else 0.0
+    p, s, v = m.pose.position, m.size, m.velocity
+    return Track3D(
+        track_id=int(m.track_id), class_id=int(m.class_id), class_name=str(m.class_label), score=float(m.score),
+        position=np.array([p.x, p.y, p.z]), size=np.array([s.x, s.y, s.z]), yaw=yaw,
+        velocity=np.array([v.x, v.y, v.z]), stamp_ns=int(stamp_ns), source=source,
+    )
+
+
+def gt_boxes_from_msg(msg: TrackedObject3DArray, cameras: Sequence[str] | None = None) -> list[GtBox]:
+    """Ground-truth TrackedObject3DArray -> stand-in GtBox list (card class names only).
+
+    ``cameras``: keep only objects visible in one of them (objects without a
+    ``visible_cameras`` list are kept).
+    """
+    out = []
+    cams = set(cameras) if cameras else None
+    for o in msg.objects:
+        name = canonical_class_name(str(o.class_label))
+        if name is None:
+            continue
+        if cams is not None and len(o.visible_cameras) and not cams.intersection(o.visible_cameras):
+            continue
+        t = track_from_msg(o)
+        out.append(GtBox(name, t.box(), t.velocity, int(o.track_id)))
+    return out

@@ -11,7 +11,10 @@ from numpy.typing import NDArray
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from hoi_perception.ros.conversions import pose_from_center_yaw, vector3
+from hoi_perception.ros.time import stamp_from_ns
 from hoi_perception.skeleton.bodypose34 import BONES
+from hoi_perception.sparse4d import Track3D
 
 
 def _colour(rgb: tuple[int, int, int], a: float = 1.0) -> ColorRGBA:
@@ -58,3 +61,64 @@ def skeleton_markers(
         dots.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in joints[ok]]
         out.markers.extend([bones, dots])
     return out
+
+
+# One colour per card class (labels_3d order), RGB in [0, 1].
+CLASS_COLOURS: dict[str, tuple[float, float, float]] = {
+    "Person": (0.12, 0.47, 0.71),
+    "Fourier_GR1_T2_Humanoid": (1.00, 0.50, 0.05),
+    "Agility_Digit_Humanoid": (0.17, 0.63, 0.17),
+    "Nova_Carter": (0.84, 0.15, 0.16),
+    "Transporter": (0.58, 0.40, 0.74),
+    "Forklift": (0.89, 0.47, 0.76),
+    "Pallet_Truck": (0.74, 0.74, 0.13),
+}
+
+
+def _colour(class_name: str, alpha: float = 1.0) -> ColorRGBA:
+    r, g, b = CLASS_COLOURS.get(class_name, (0.6, 0.6, 0.6))
+    return ColorRGBA(r=r, g=g, b=b, a=float(alpha))
+
+
+def track_markers(tracks: Sequence[Track3D], frame_id: str, stamp_ns: int, ns_prefix: str = "tracks") -> MarkerArray:
+    """DELETEALL, then per track a CUBE (box with yaw, class colour), a TEXT (id + class) and an ARROW (velocity)."""
+    arr = MarkerArray()
+    clear = Marker()
+    clear.header.frame_id = frame_id
+    clear.header.stamp = stamp_from_ns(stamp_ns)
+    clear.action = Marker.DELETEALL
+    arr.markers.append(clear)
+    stamp = stamp_from_ns(stamp_ns)
+    for t in tracks:
+        tid = int(t.track_id)
+        box = Marker()
+        box.header.frame_id, box.header.stamp = frame_id, stamp
+        box.ns, box.id, box.type, box.action = f"{ns_prefix}/boxes", tid, Marker.CUBE, Marker.ADD
+        box.pose = pose_from_center_yaw(t.position, t.yaw)
+        box.scale = vector3(np.maximum(np.asarray(t.size, dtype=np.float64), 1e-3))
+        box.color = _colour(t.class_name, 0.45)
+        arr.markers.append(box)
+
+        text = Marker()
+        text.header.frame_id, text.header.stamp = frame_id, stamp
+        text.ns, text.id, text.type, text.action = f"{ns_prefix}/labels", tid, Marker.TEXT_VIEW_FACING, Marker.ADD
+        top = np.asarray(t.position, dtype=np.float64) + [0.0, 0.0, 0.5 * float(t.size[2]) + 0.25]
+        text.pose = pose_from_center_yaw(top, 0.0)
+        text.scale.z = 0.3
+        text.color = _colour(t.class_name, 1.0)
+        text.text = f"{tid} {t.class_name}"
+        arr.markers.append(text)
+
+        v = np.asarray(t.velocity, dtype=np.float64)
+        if np.all(np.isfinite(v)) and np.linalg.norm(v) > 0.05:
+            arrow = Marker()
+            arrow.header.frame_id, arrow.header.stamp = frame_id, stamp
+            arrow.ns, arrow.id, arrow.type, arrow.action = f"{ns_prefix}/velocity", tid, Marker.ARROW, Marker.ADD
+            p0 = np.asarray(t.position, dtype=np.float64)
+            p1 = p0 + v  # one second ahead
+            arrow.points = [Point(x=float(p0[0]), y=float(p0[1]), z=float(p0[2])),
+                            Point(x=float(p1[0]), y=float(p1[1]), z=float(p1[2]))]
+            arrow.scale.x, arrow.scale.y, arrow.scale.z = 0.05, 0.1, 0.15
+            arrow.color = _colour(t.class_name, 1.0)
+            arr.markers.append(arrow)
+    return arr
