@@ -16,6 +16,10 @@ BlazePose frames per second on 640x480 video. Prints a table and JSON.
 * BlazePose + HOG: box_source="hog" (HogPersonDetector, landmarks per box)
   on vtest.avi at 768x576 and 640x480: frames per second, HOG ms per frame,
   poses per frame.
+* HOG alone (HogPersonDetector defaults) on vtest.avi at 768x576 and 640x480:
+  ms per frame before (``block_features_reference``, the per-pixel scatter)
+  and after (``block_features``, banded ramp channels) in one run, the two
+  alternating frame by frame, and whether they return the same windows.
 
 Usage: python scripts/bench_bodypose.py [--frames 60] [--hog-frames 20] [--threads 2] [--json out.json]
 """
@@ -142,6 +146,39 @@ def bench_blazepose_hog(n_frames: int, threads: int) -> dict[str, float]:
     return res
 
 
+def bench_hog(n_frames: int) -> dict[str, float]:
+    """HOG detector ms per frame, reference features vs current, same frames,
+    alternating per frame so machine load hits both alike."""
+    from hoi_perception.bodypose.hog_detector import HogPersonDetector, block_features, block_features_reference
+
+    res: dict[str, float] = {}
+    for size in (None, (640, 480)):
+        frames = _frames_vtest(n_frames, size)
+        h, w = frames[0].shape[:2]
+        tag = f"{w}x{h}"
+        det = HogPersonDetector()
+        t_ref = t_new = 0.0
+        same = True
+        max_dscore = 0.0
+        for f in frames:
+            det.features = block_features_reference
+            t0 = time.perf_counter()
+            ref = det.detect(f)
+            t_ref += time.perf_counter() - t0
+            det.features = block_features
+            t0 = time.perf_counter()
+            new = det.detect(f)
+            t_new += time.perf_counter() - t0
+            same &= [x.box for x in new] == [x.box for x in ref]
+            max_dscore = max([max_dscore] + [abs(a.score - b.score) for a, b in zip(new, ref, strict=False)])
+        res[f"vtest_{tag}_hog_ms_per_frame_reference"] = 1e3 * t_ref / len(frames)
+        res[f"vtest_{tag}_hog_ms_per_frame"] = 1e3 * t_new / len(frames)
+        res[f"vtest_{tag}_hog_speedup"] = t_ref / t_new
+        res[f"vtest_{tag}_hog_same_detections"] = float(same)
+        res[f"vtest_{tag}_hog_max_score_diff"] = max_dscore
+    return res
+
+
 def bench_blazepose(n_frames: int, threads: int) -> dict[str, float]:
     import cv2
     from hoi_perception.bodypose.blazepose import BlazePoseEstimator, default_model_dir
@@ -186,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     report["bodypose3dnet"] = bench_bodypose3dnet(args.repeats)
     report["bodypose3dnet_standin_scene"] = bench_standin_mpjpe()
     if (OPENCV_DATA / "vtest.avi").is_file():
+        report["hog"] = bench_hog(args.hog_frames)
         try:
             report["blazepose"] = bench_blazepose(args.frames, args.threads)
             report["blazepose_hog"] = bench_blazepose_hog(args.hog_frames, args.threads)
