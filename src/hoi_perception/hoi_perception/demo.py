@@ -144,9 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="hoi-demo", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "demo")
     ap.add_argument("--bag", type=Path, default=None, help="sample bag (default: generated data/sample_bag)")
-    ap.add_argument("--frames", type=int, default=20, help="video frames for the body pose step")
-    ap.add_argument("--video-rate", type=float, default=0.1,
-                    help="playback rate of the 10 fps video (the HOG person detector runs at ~1 fps on 2 cores)")
+    ap.add_argument("--frames", type=int, default=30, help="video frames for the body pose step")
+    ap.add_argument("--video-rate", type=float, default=0.2,
+                    help="playback rate of the 10 fps video (HOG + BlazePose run at ~2.5 fps on 2 cores)")
     ap.add_argument("--box-source", default="hog+blazepose", help="person boxes for the body pose step")
     ap.add_argument("--sparse4d-model", default=os.environ.get("HOI_SPARSE4D_MODEL", ""))
     ap.add_argument("--steps", default="1,2,3", help="which steps to run, e.g. 2,3")
