@@ -4,7 +4,6 @@ real images (skimage astronaut, opencv-doc basketball1.png and vtest.avi)."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +14,6 @@ from hoi_perception.bodypose.blazepose import (
     Letterbox,
     Roi,
     decode_detections,
-    default_model_dir,
     letterbox,
     roi_from_points,
     ssd_anchors,
@@ -23,13 +21,7 @@ from hoi_perception.bodypose.blazepose import (
 from hoi_perception.bodypose.tracking import HumanTracker
 from hoi_perception.bodypose.types import PersonBox, PoseEstimator
 from hoi_perception.skeleton.bodypose34 import JOINT_INDEX as J
-
-OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
-MODELS = default_model_dir()
-needs_models = pytest.mark.skipif(not (MODELS / "pose_landmark_full.tflite").is_file(),
-                                  reason=f"BlazePose models missing in {MODELS}: run scripts/fetch_blazepose.py")
-needs_opencv_doc = pytest.mark.skipif(not (OPENCV_DATA / "basketball1.png").is_file(),
-                                      reason="opencv-doc not installed (apt-get install opencv-doc)")
+from real_data import MODELS, OPENCV_DATA, needs_models, needs_opencv_doc
 
 
 def test_anchors_match_mediapipe_layout() -> None:

@@ -4,11 +4,9 @@ pedestrians ~80 px tall, which the face-based BlazePose detector misses)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from hoi_perception.bodypose.blazepose import BlazePoseEstimator, default_model_dir, roi_from_box
+from hoi_perception.bodypose.blazepose import BlazePoseEstimator, roi_from_box
 from hoi_perception.bodypose.box_sources import BOX_SOURCES, UnionBoxSource, make_box_source
 from hoi_perception.bodypose.boxes import ExternalBoxSource, ProjectedTrackBoxSource
 from hoi_perception.bodypose.hog_detector import (
@@ -24,13 +22,7 @@ from hoi_perception.bodypose.hog_detector import (
 from hoi_perception.bodypose.tracking import HumanTracker
 from hoi_perception.bodypose.types import BoxSource, PersonBox, PoseResult
 from hoi_perception.skeleton.bodypose34 import JOINT_INDEX as J
-
-OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
-MODELS = default_model_dir()
-needs_models = pytest.mark.skipif(not (MODELS / "pose_landmark_full.tflite").is_file(),
-                                  reason=f"BlazePose models missing in {MODELS}: run scripts/fetch_blazepose.py")
-needs_vtest = pytest.mark.skipif(not (OPENCV_DATA / "vtest.avi").is_file(),
-                                 reason="opencv-doc not installed (apt-get install opencv-doc)")
+from real_data import MODELS, OPENCV_DATA, needs_models, needs_vtest
 
 
 def test_svm_layout_and_bias() -> None:

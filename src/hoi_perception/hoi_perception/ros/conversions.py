@@ -7,6 +7,7 @@ never see a message class.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
@@ -15,8 +16,11 @@ from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
 from hoi_msgs.msg import BoundingBox2D, HumanPose3D, Point2D, TrackedObject3D, TrackedObject3DArray
+
+if TYPE_CHECKING:  # the sparse4d package pulls in scipy.optimize: load it only where tracks are built
+    from hoi_perception.sparse4d import GtBox, Track3D
+
 from hoi_perception.geometry.rotations import matrix_to_quat, quat_to_matrix, quat_to_yaw, yaw_to_quat
-from hoi_perception.sparse4d import GtBox, Track3D, canonical_class_name
 
 
 def points_to_msgs(points: ArrayLike) -> list[Point]:
@@ -129,6 +133,8 @@ def track_to_msg(t: Track3D, camera_group: str = "", local_track_id: int | None 
 
 def track_from_msg(m: TrackedObject3D, stamp_ns: int = 0, source: str = "") -> Track3D:
     """hoi_msgs/TrackedObject3D -> core Track3D (yaw = heading of the pose's quaternion about +z)."""
+    from hoi_perception.sparse4d import Track3D
+
     q = m.pose.orientation
     yaw = float(quat_to_yaw([q.x, q.y, q.z, q.w])) if (q.x, q.y, q.z, q.w) != (0.0, 0.0, 0.0, 0.0) else 0.0
     p, s, v = m.pose.position, m.size, m.velocity
@@ -145,6 +151,8 @@ def gt_boxes_from_msg(msg: TrackedObject3DArray, cameras: Sequence[str] | None =
     ``cameras``: keep only objects visible in one of them (objects without a
     ``visible_cameras`` list are kept).
     """
+    from hoi_perception.sparse4d import GtBox, canonical_class_name
+
     out = []
     cams = set(cameras) if cameras else None
     for o in msg.objects:

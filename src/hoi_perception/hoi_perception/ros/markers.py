@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from builtin_interfaces.msg import Duration
@@ -11,10 +12,12 @@ from numpy.typing import NDArray
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+if TYPE_CHECKING:
+    from hoi_perception.sparse4d import Track3D
+
 from hoi_perception.ros.conversions import pose_from_center_yaw, vector3
 from hoi_perception.ros.time import stamp_from_ns
 from hoi_perception.skeleton.bodypose34 import BONES
-from hoi_perception.sparse4d import Track3D
 
 
 def _colour(rgb: tuple[int, int, int], a: float = 1.0) -> ColorRGBA:
