@@ -79,8 +79,8 @@ def share_dir(package: str) -> Path:
 
         try:
             return Path(get_package_share_directory(package))
-        except (PackageNotFoundError, LookupError, ValueError):
-            # ValueError/LookupError: AMENT_PREFIX_PATH unset (an unactivated venv)
+        except (PackageNotFoundError, LookupError, ValueError, OSError):
+            # OSError: AMENT_PREFIX_PATH unset (an unactivated venv)
             tried.append(Candidate(Path("<ament index>"), f"no resource marker for '{package}' on AMENT_PREFIX_PATH"))
     except ImportError:  # pragma: no cover - ament_index_python ships with the ROS wheels
         pass
