@@ -1,0 +1,1 @@
+"""Input checks and fault bookkeeping shared by every node (ROS-free)."""
