@@ -71,6 +71,10 @@ if ! stamp_ok "$venv/.hoi_project" "$h" || ! "$py" -c 'import hoi_perception' 2>
   say "installing hoi_perception (editable)"
   "$py" -m pip uninstall -q -y hoi_perception >/dev/null 2>&1 || true  # an install of the old root setup.py
   "$py" -m pip install -q --no-deps -e src/hoi_perception
+  # An editable wheel carries no data_files: register the package in the
+  # venv's ament index as setup.py's data_files do for a colcon or wheel install.
+  install -D -m 644 src/hoi_perception/resource/hoi_perception "$venv/share/ament_index/resource_index/packages/hoi_perception"
+  install -D -m 644 src/hoi_perception/package.xml "$venv/share/hoi_perception/package.xml"
   echo "$h" > "$venv/.hoi_project"
 fi
 

@@ -31,8 +31,7 @@ setup(
     ],
     python_requires=">=3.10",
     install_requires=["setuptools"],
-    # colcon test runs pytest only for packages that declare it
-    tests_require=["pytest"],
+    # colcon test runs pytest only for packages that declare it (extras "test")
     extras_require={"test": ["pytest"]},
     zip_safe=False,
     maintainer="hoi_perception maintainers",
