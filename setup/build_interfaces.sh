@@ -43,6 +43,7 @@ for pkg_dir in "$@"; do
         -DAMENT_CMAKE_SYMLINK_INSTALL="$symlink" >"$build/configure.log" 2>&1 \
     || { cat "$build/configure.log"; exit 1; }
   cmake --build "$build" -j "$jobs" >"$build/build.log" 2>&1 || { tail -50 "$build/build.log"; exit 1; }
-  cmake --install "$build" >"$build/install.log" 2>&1 || { tail -50 "$build/install.log"; exit 1; }
+  # from the build folder: a symlink install writes symlink_install_manifest.txt into the working directory
+  (cd "$build" && cmake --install .) >"$build/install.log" 2>&1 || { tail -50 "$build/install.log"; exit 1; }
   echo "$hash" > "$stamp"
 done
