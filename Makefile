@@ -10,6 +10,10 @@ PY := $(VENV)/bin/python
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 export RMW_IMPLEMENTATION := rmw_fastrtps_cpp
 export PYTHONUNBUFFERED := 1
+# Generated data (the sample bag) stays in this checkout's data/ for make's
+# targets; an installed stack uses $HOI_DATA_DIR or the user cache
+# (hoi_perception/paths.py).
+export HOI_DATA_DIR ?= $(CURDIR)/data
 
 .PHONY: setup demo test lint bench clean-venv
 

@@ -17,22 +17,19 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src" / "hoi_perception"))
-
-import numpy as np  # noqa: E402
-from hoi_perception.geometry.camera import backproject_depth, intrinsics  # noqa: E402
-from hoi_perception.imaging.encodings import (  # noqa: E402
+import numpy as np
+from hoi_perception.geometry.camera import backproject_depth, intrinsics
+from hoi_perception.imaging.encodings import (
     depth_to_metres,
     image_to_numpy,
     numpy_to_image,
     to_rgb8,
 )
-from hoi_perception.imaging.rgbd import RgbdIngest  # noqa: E402
+from hoi_perception.imaging.rgbd import RgbdIngest
 
 
 class _Ns:

@@ -30,9 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src" / "hoi_perception"))
-
-from hoi_perception.sync import ApproximateTimeSynchronizer  # noqa: E402
+from hoi_perception.sync import ApproximateTimeSynchronizer
 
 PERIOD_NS = 33_333_333
 MS = 1_000_000

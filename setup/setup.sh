@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # One idempotent set-up step (`make setup`): system packages, .venv with the
 # pinned ROS 2 wheels and Python dependencies, hoi_msgs (and tf2_msgs where the
-# wheels lack it) built into the venv prefix, the project installed, and the
-# BlazePose CPU models extracted. Re-running it when nothing changed takes
-# seconds: every step is guarded by a stamp holding a hash of its inputs.
+# wheels lack it), hoi_bringup and hoi_perception_stack built into the venv
+# prefix, hoi_perception installed (editable) and registered in the venv's
+# ament index, and the models fetched into the venv's share/hoi_perception/models,
+# where an installed package finds them. Re-running it when nothing changed
+# takes seconds: every step is guarded by a stamp holding a hash of its inputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -57,19 +59,31 @@ if [ -f "$venv/share/tf2_msgs/.hoi_build_stamp" ] || ! "$py" -c 'import tf2_msgs
   pkgs=(setup/tf2_msgs "${pkgs[@]}")
 fi
 setup/build_interfaces.sh "$venv" "${pkgs[@]}"
+# launch files and parameter files as links into this checkout (edits need no re-run)
+setup/build_interfaces.sh --symlink "$venv" src/hoi_bringup src/hoi_perception_stack
 
-# 5. the project itself (editable, so a checkout edit needs no reinstall)
-h=$(hash_of setup.py src/hoi_perception/hoi_perception/entry_points.py)
-if ! stamp_ok "$venv/.hoi_project" "$h" || ! "$py" -c 'import hoi_perception' 2>/dev/null; then
+# 5. the project itself (editable, so a checkout edit needs no reinstall). Its
+#    data files put the ament index marker and package.xml into the venv.
+h=$(hash_of src/hoi_perception/setup.py src/hoi_perception/setup.cfg src/hoi_perception/package.xml \
+            src/hoi_perception/hoi_perception/entry_points.py)
+if ! stamp_ok "$venv/.hoi_project" "$h" || ! "$py" -c 'import hoi_perception' 2>/dev/null \
+   || [ ! -f "$venv/share/ament_index/resource_index/packages/hoi_perception" ]; then
   say "installing hoi_perception (editable)"
-  "$py" -m pip install -q --no-deps -e .
+  "$py" -m pip uninstall -q -y hoi_perception >/dev/null 2>&1 || true  # an install of the old root setup.py
+  "$py" -m pip install -q --no-deps -e src/hoi_perception
+  # An editable wheel carries no data_files: register the package in the
+  # venv's ament index as setup.py's data_files do for a colcon or wheel install.
+  install -D -m 644 src/hoi_perception/resource/hoi_perception "$venv/share/ament_index/resource_index/packages/hoi_perception"
+  install -D -m 644 src/hoi_perception/package.xml "$venv/share/hoi_perception/package.xml"
   echo "$h" > "$venv/.hoi_project"
 fi
 
-# 6. the BlazePose CPU default models (extracted from the mediapipe wheel)
-if [ -f scripts/fetch_blazepose.py ]; then
-  "$py" scripts/fetch_blazepose.py
-fi
+# 6. the models (BlazePose CPU models extracted from the mediapipe wheel, and
+#    every other family with a fetch_models module) into the venv's
+#    share/hoi_perception/models; each fetch is hash-checked and idempotent.
+"$venv/bin/hoi-fetch-models"
 
-"$py" -c "import rclpy, hoi_msgs.msg, tf2_msgs.msg, hoi_perception" \
+AMENT_PREFIX_PATH="$venv" "$py" -c "import rclpy, hoi_msgs.msg, tf2_msgs.msg, hoi_perception
+from hoi_perception import paths
+for p in ('hoi_msgs', 'hoi_perception', 'hoi_bringup'): paths.share_dir(p)" \
   && say "ready: . .venv/bin/activate && python -c 'import rclpy, hoi_msgs.msg, tf2_msgs.msg, hoi_perception'"

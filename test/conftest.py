@@ -15,6 +15,8 @@ os.environ["ROS_DOMAIN_ID"] = os.environ.get("HOI_TEST_ROS_DOMAIN_ID", str(1 + o
 os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The sample bag of the tests is the checkout's data/sample_bag (as under make).
+os.environ.setdefault("HOI_DATA_DIR", str(REPO_ROOT / "data"))
 _src = str(REPO_ROOT / "src" / "hoi_perception")
 if _src not in sys.path:
     sys.path.insert(0, _src)

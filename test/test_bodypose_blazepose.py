@@ -81,7 +81,7 @@ def test_roi_rotation_and_mapping() -> None:
 @pytest.fixture(scope="module")
 def estimator() -> BlazePoseEstimator:
     if not (MODELS / "pose_landmark_full.tflite").is_file():
-        pytest.skip(f"BlazePose models missing in {MODELS}: run scripts/fetch_blazepose.py")
+        pytest.skip(f"BlazePose models missing in {MODELS}: run hoi-fetch-models")
     return BlazePoseEstimator(MODELS, num_threads=2)
 
 

@@ -1,8 +1,15 @@
-"""ament_python build of hoi_perception for colcon on a full ROS 2 install.
+"""hoi_perception: one setup.py for both ways of installing it.
 
-Console scripts are shared with the repository's top-level setup.py (the
-PyPI-wheel workflow) through hoi_perception/entry_points.py, so `ros2 run
-hoi_perception <node>` and the venv's console scripts name the same things.
+* colcon (ament_python) on a ROS 2 install: ``colcon build`` from the
+  workspace; setup.cfg puts the node executables in ``lib/hoi_perception``
+  where ``ros2 run`` / ``ros2 launch`` look for them.
+* pip (``make setup`` runs ``pip install -e src/hoi_perception`` into .venv):
+  the wheel's console scripts land in the venv's ``bin/``.
+
+Either way the data files register the package in the prefix's ament index
+(``share/ament_index/resource_index/packages/hoi_perception`` and
+``share/hoi_perception/package.xml``), so hoi_perception.paths resolves
+installed folders the same way in a colcon install and in the venv.
 """
 
 import runpy
@@ -10,7 +17,7 @@ from pathlib import Path
 
 from setuptools import find_namespace_packages, setup
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent  # setup.py is build code, not the runtime package
 ENTRY_POINTS = runpy.run_path(str(HERE / "hoi_perception" / "entry_points.py"))["CONSOLE_SCRIPTS"]
 
 setup(
@@ -22,8 +29,11 @@ setup(
         ("share/ament_index/resource_index/packages", ["resource/hoi_perception"]),
         ("share/hoi_perception", ["package.xml"]),
     ],
+    python_requires=">=3.10",
     install_requires=["setuptools"],
-    zip_safe=True,
+    # colcon test runs pytest only for packages that declare it (extras "test")
+    extras_require={"test": ["pytest"]},
+    zip_safe=False,
     maintainer="hoi_perception maintainers",
     maintainer_email="maintainers@hoi-perception.invalid",
     description="Nodes and ROS-free core of the hoi_perception stack",

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hoi_perception.launch.yaml_launch import REPO_ROOT, find_pkg_share, parse_launch_file, run
+from hoi_perception.launch.yaml_launch import find_pkg_share, parse_launch_file, run
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
@@ -234,8 +234,8 @@ def step_sparse4d(out: Path, bag: Path, model_path: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="hoi-demo", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "demo")
-    ap.add_argument("--bag", type=Path, default=None, help="sample bag (default: generated data/sample_bag)")
+    ap.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: out/demo here)")
+    ap.add_argument("--bag", type=Path, default=None, help="sample bag (default: generated sample_bag in $HOI_DATA_DIR, `make demo`: data/)")
     ap.add_argument("--frames", type=int, default=30, help="video frames for the body pose step")
     ap.add_argument("--video-rate", type=float, default=0.2,
                     help="playback rate of the 10 fps video (HOG + BlazePose run at ~2.5 fps on 2 cores)")

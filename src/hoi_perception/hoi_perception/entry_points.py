@@ -1,4 +1,4 @@
-"""Console scripts of hoi_perception, shared by both setup.py files.
+"""Console scripts of hoi_perception (read by src/hoi_perception/setup.py).
 
 Node executables keep ROS naming (`ros2 run hoi_perception bag_player`);
 tools get an `hoi-` prefix.
@@ -19,4 +19,5 @@ CONSOLE_SCRIPTS = [
     "hoi-engine-build = hoi_perception.engine.build_cli:main",
     "hoi-engine-bench = hoi_perception.engine.bench_cli:main",
     "hoi-eval-tracks = hoi_perception.evaluation.cli:main",
+    "hoi-fetch-models = hoi_perception.fetch_models:main",
 ]

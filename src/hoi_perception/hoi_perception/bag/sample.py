@@ -71,6 +71,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from hoi_perception import paths
 from hoi_perception.bag.io import LATCHED_QOS, BagReader, BagWriter, is_complete_bag
 from hoi_perception.bag.typestore import default_typestore
 
@@ -101,9 +102,15 @@ ZED2I_BASELINE_M = 0.12
 
 # Bump when the bag's content changes, so ensure_sample_bag regenerates old bags.
 SAMPLE_FORMAT_VERSION = "1"
-REPO_ROOT = Path(__file__).resolve().parents[4]  # src/hoi_perception/hoi_perception/bag/sample.py
-# $HOI_SAMPLE_BAG overrides the location (e.g. for a non-editable install).
-DEFAULT_SAMPLE_DIR = Path(os.environ.get("HOI_SAMPLE_BAG") or REPO_ROOT / "data" / "sample_bag")
+SAMPLE_BAG_NAME = "sample_bag"
+
+
+def default_sample_dir() -> Path:
+    """$HOI_SAMPLE_BAG, else ``sample_bag`` in the data folder (paths.data_dir():
+    $HOI_DATA_DIR, which make sets to the checkout's data/, else the user cache)."""
+    return Path(os.environ.get("HOI_SAMPLE_BAG") or paths.data_dir() / SAMPLE_BAG_NAME)
+
+
 DEFAULT_SECONDS = 6.0
 DEFAULT_CAMERAS = 4
 
@@ -555,14 +562,14 @@ def sample_bag_matches(path: Path | str) -> bool:
 
 
 def ensure_sample_bag(path: Path | str | None = None, *, progress: bool = True, **kwargs: Any) -> Path:
-    """The default sample bag (``data/sample_bag`` under the repository), generated on first use.
+    """The default sample bag (:func:`default_sample_dir`), generated on first use.
 
     A complete bag made by the current generator and scene code (see
     :func:`generator_fingerprint`) at ``path`` is reused as it is;
     otherwise it is (re)generated with :func:`generate_sample_bag` (``kwargs``
     go there; without a ``scene_config``: 6 s, 4 static cameras, seed 0).
     """
-    path = Path(path) if path is not None else DEFAULT_SAMPLE_DIR
+    path = Path(path) if path is not None else default_sample_dir()
     if sample_bag_matches(path):
         return path
     if kwargs.get("scene_config") is None:
@@ -577,7 +584,8 @@ def ensure_sample_bag(path: Path | str | None = None, *, progress: bool = True, 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: write a sample bag; prints a summary. Exit 0 ok, 1 output exists, 2 bad arguments."""
     ap = argparse.ArgumentParser(prog="hoi-make-sample", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_SAMPLE_DIR, help="bag directory to write (default %(default)s)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"bag directory to write (default {default_sample_dir()})")
     ap.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="scene duration (default %(default)s)")
     ap.add_argument("--cameras", type=int, default=DEFAULT_CAMERAS, help="static cameras, 0..30 (default %(default)s)")
     ap.add_argument("--seed", type=int, default=0)
@@ -607,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hoi-make-sample: {exc}", file=sys.stderr)
         return 2
     try:
-        info = generate_sample_bag(args.out, cfg, compress=not args.no_compress, progress=not args.quiet,
+        info = generate_sample_bag(args.out or default_sample_dir(), cfg, compress=not args.no_compress, progress=not args.quiet,
                                    overwrite=args.overwrite)
     except FileExistsError as exc:
         print(f"hoi-make-sample: {exc}", file=sys.stderr)

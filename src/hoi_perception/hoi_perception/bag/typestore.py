@@ -7,27 +7,25 @@ the typestore works before (or without) the message package being built.
 Where the .msg files are looked up, first hit wins:
 
 1. ``$HOI_MSGS_DIR`` (a directory with the ``*.msg`` files),
-2. the installed package, ``<prefix>/share/hoi_msgs/msg`` for every prefix in
-   ``$AMENT_PREFIX_PATH`` and the interpreter's prefix (the venv). The
-   installed definitions are what rclpy's generated classes were built from,
-   so they are preferred over the source tree for CDR compatibility,
-3. the source tree, ``src/hoi_msgs/msg`` of this repository.
+2. the installed package, ``share/hoi_msgs/msg`` (hoi_perception.paths:
+   the ament index, then every prefix on ``$AMENT_PREFIX_PATH`` and the
+   interpreter's prefix, the venv). The installed definitions are what
+   rclpy's generated classes were built from, so CDR matches them.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from functools import lru_cache
 from pathlib import Path
 
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+from hoi_perception import paths
+
 HOI_MSGS_PACKAGE = "hoi_msgs"
 
-# Source checkout: <repo>/src/hoi_perception/hoi_perception/bag/typestore.py
-_SOURCE_MSG_DIR = Path(__file__).resolve().parents[3] / "hoi_msgs" / "msg"
 
 
 def newest_ros2_store() -> Stores:
@@ -52,12 +50,12 @@ def find_msg_dirs(package: str = HOI_MSGS_PACKAGE) -> list[Path]:
     env = os.environ.get("HOI_MSGS_DIR") if package == HOI_MSGS_PACKAGE else None
     if env:
         candidates.append(Path(env))
-    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
-    prefixes.append(sys.prefix)
-    for prefix in prefixes:
-        candidates.append(Path(prefix) / "share" / package / "msg")
-    if package == HOI_MSGS_PACKAGE:
-        candidates.append(_SOURCE_MSG_DIR)
+    try:
+        candidates.append(paths.share_dir(package) / "msg")
+    except paths.ResourceNotFound:
+        pass
+    for prefix in paths.ament_prefixes():
+        candidates.append(prefix / "share" / package / "msg")
     seen: set[Path] = set()
     found: list[Path] = []
     for c in candidates:
@@ -88,8 +86,11 @@ def make_typestore(msg_dir: Path | str | None = None, store: Stores | None = Non
     if msg_dir is None:
         dirs = find_msg_dirs()
         if not dirs:
+            searched = [os.environ.get("HOI_MSGS_DIR") or "$HOI_MSGS_DIR (unset)",
+                        *(str(p / "share" / HOI_MSGS_PACKAGE / "msg") for p in paths.ament_prefixes())]
             raise FileNotFoundError(
-                "hoi_msgs .msg files not found (set HOI_MSGS_DIR, install hoi_msgs, or run from the source tree)"
+                f"hoi_msgs .msg files not found; searched: {', '.join(searched)}. To fix: build hoi_msgs "
+                "(make setup, or colcon build and source install/setup.bash) or set HOI_MSGS_DIR"
             )
         msg_dir = dirs[0]
     ts.register(types_from_msg_dir(Path(msg_dir), HOI_MSGS_PACKAGE))

@@ -1,7 +1,7 @@
 """BlazePose GHUM (full) on CPU with ai-edge-litert: our own pre/post-processing.
 
 Models: ``pose_detection.tflite`` and ``pose_landmark_full.tflite`` (Apache-2.0),
-extracted from the mediapipe 0.10.21 wheel by scripts/fetch_blazepose.py.
+extracted from the mediapipe 0.10.21 wheel by hoi-fetch-models (bodypose/fetch_models.py).
 The mediapipe package is not used at run time. Numbers below were read in
 github google-ai-edge/mediapipe (commit 85c0cdc7), cited as [MP] with the
 file under mediapipe/, and checked against the tflite tensor shapes:
@@ -53,6 +53,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from hoi_perception import paths
 from hoi_perception.bodypose.depth import correct_scale_with_depth, place_root_relative
 from hoi_perception.bodypose.mapping import map_to_bodypose34
 from hoi_perception.bodypose.types import BoxSource, PersonBox, PoseResult, iou_matrix
@@ -61,6 +62,9 @@ log = logging.getLogger(__name__)
 
 DETECTOR_FILE = "pose_detection.tflite"
 LANDMARK_FILE = "pose_landmark_full.tflite"
+# folder under the models folder (bodypose/fetch_models.py FAMILY) and its own override
+MODEL_FAMILY = "blazepose"
+MODEL_DIR_ENV = "HOI_BLAZEPOSE_DIR"
 DET_SIZE = 224
 LM_SIZE = 256
 NUM_ANCHORS = 2254
@@ -75,18 +79,23 @@ MIN_PRESENCE = 0.5
 
 
 def default_model_dir() -> Path:
-    """``models/blazepose`` at the repo root (where fetch_blazepose.py puts them),
-    or $HOI_BLAZEPOSE_DIR."""
-    import os
+    """The BlazePose model folder, found through hoi_perception.paths:
+    $HOI_BLAZEPOSE_DIR, else ``blazepose/`` under $HOI_MODELS_DIR, the install
+    prefixes' ``share/hoi_perception/models`` (the venv's under ``make setup``)
+    or the user cache. Where none has it, the folder ``hoi-fetch-models``
+    writes to, so the loader's missing-file error names a real place."""
+    try:
+        return paths.models_dir(MODEL_FAMILY, env=MODEL_DIR_ENV)
+    except paths.ResourceNotFound:
+        return paths.writable_dir("models") / MODEL_FAMILY
 
-    env = os.environ.get("HOI_BLAZEPOSE_DIR")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "models" / "blazepose").is_dir():
-            return parent / "models" / "blazepose"
-    return here.parents[4] / "models" / "blazepose"
+
+def missing_models_message(model_dir: Path, missing: Path) -> str:
+    """One line naming the missing file, every folder searched and the fixes."""
+    searched = ", ".join(str(c.path / MODEL_FAMILY) for c in paths.candidates("models"))
+    return (f"{missing} missing (BlazePose folder {model_dir}; default search: ${MODEL_DIR_ENV}, {searched}): "
+            f"run `hoi-fetch-models` (or `make setup`), or point the blazepose_model_dir parameter, "
+            f"${MODEL_DIR_ENV} or $HOI_MODELS_DIR at a folder that holds {DETECTOR_FILE} and {LANDMARK_FILE}")
 
 
 def ssd_anchors() -> NDArray[np.float32]:
@@ -347,7 +356,7 @@ class BlazePoseEstimator:
         model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         for f in (DETECTOR_FILE, LANDMARK_FILE):
             if not (model_dir / f).is_file():
-                raise FileNotFoundError(f"{model_dir / f} missing: run scripts/fetch_blazepose.py")
+                raise FileNotFoundError(missing_models_message(model_dir, model_dir / f))
         self.detector = BlazePoseDetector(model_dir / DETECTOR_FILE, num_threads)
         self.lm = _interpreter(model_dir / LANDMARK_FILE, num_threads)
         inp = self.lm.get_input_details()[0]

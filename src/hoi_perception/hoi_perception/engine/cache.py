@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from hoi_perception import paths
+
 log = logging.getLogger(__name__)
 
 ENV_CACHE_DIR = "HOI_ENGINE_CACHE"
@@ -33,14 +35,8 @@ _TMP_PREFIX = ".tmp-"
 
 
 def default_cache_dir() -> Path:
-    """$HOI_ENGINE_CACHE, else engines/cache/ of the source checkout, else ~/.cache/hoi_perception/engines."""
-    env = os.environ.get(ENV_CACHE_DIR)
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[4]  # engine/ -> hoi_perception/ -> src/hoi_perception/ -> src/ -> repo
-    if (repo / "engines").is_dir() and (repo / "setup.py").exists():
-        return repo / "engines" / "cache"
-    return Path.home() / ".cache" / "hoi_perception" / "engines"
+    """$HOI_ENGINE_CACHE, else the user cache (~/.cache/hoi_perception/engines): paths.engine_cache_dir()."""
+    return paths.engine_cache_dir()
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -16,13 +16,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contracts"
+# package data of hoi_perception (setup.py package_data), wherever it is installed
+CONTRACT_DIR = Path(str(resources.files("hoi_perception").joinpath("contracts")))
 
 Dim = int | str
 ModelDim = int | str | None  # None / -1 / a symbolic name: dynamic in the model

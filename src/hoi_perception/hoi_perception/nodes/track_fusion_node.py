@@ -5,7 +5,7 @@ collects the messages of one instant (stamps within ``match_tolerance_s``; the
 groups' sets have their own reference cameras, so stamps differ by the
 cameras' offsets), and fuses them with
 :class:`hoi_perception.sparse4d.TrackFusion` (parameters from the ``fusion``
-section of ``camera_groups_path``, default config/camera_groups.yaml). A frame is
+section of ``camera_groups_path``, default hoi_bringup's installed config/camera_groups.yaml). A frame is
 fused when every group has either sent its message for it or moved past it
 (sent a newer one: it dropped that frame), or when the newest message is
 ``max_wait_s`` ahead of it in message time (a silent group).
@@ -28,6 +28,7 @@ from rclpy.node import Node
 from visualization_msgs.msg import MarkerArray
 
 from hoi_msgs.msg import TrackedObject3DArray
+from hoi_perception import paths
 from hoi_perception.ros.conversions import track_from_msg, track_to_msg
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.markers import track_markers
@@ -36,8 +37,16 @@ from hoi_perception.ros.qos import reliable_qos
 from hoi_perception.ros.time import ns_from_stamp, stamp_from_ns
 from hoi_perception.sparse4d import FusionParams, Track3D, TrackFusion, load_camera_groups
 
-REPO_CONFIG = Path(__file__).resolve().parents[4] / "config" / "camera_groups.yaml"
+CAMERA_GROUPS_FILE = "camera_groups.yaml"  # in hoi_bringup's installed config/
 LOOP_THRESHOLD_NS = 1_000_000_000
+
+
+def _default_camera_groups() -> Path:
+    """hoi_bringup's installed config/camera_groups.yaml (where it would be when hoi_bringup is not installed)."""
+    try:
+        return paths.share_dir("hoi_bringup") / "config" / CAMERA_GROUPS_FILE
+    except paths.ResourceNotFound:
+        return Path("<hoi_bringup not installed>") / "config" / CAMERA_GROUPS_FILE
 
 
 @dataclass
@@ -61,7 +70,7 @@ class TrackFusionNode(Node):
             raise ValueError(f"input_topics must name distinct topics, got {self.input_topics}")
         if self.tolerance_ns <= 0 or self.max_wait_ns < 0:
             raise ValueError("match_tolerance_s must be > 0 and max_wait_s >= 0")
-        path = Path(groups_path).expanduser() if groups_path else REPO_CONFIG
+        path = Path(groups_path).expanduser() if groups_path else _default_camera_groups()
         if path.is_file():
             cfg = load_camera_groups(path)
             params: FusionParams = cfg.fusion

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fetch the BlazePose GHUM tflite models (Apache-2.0) out of the mediapipe wheel.
 
 The CPU default body pose backend (hoi_perception.bodypose.blazepose) needs
@@ -7,13 +6,18 @@ two files that Google ships inside the PyPI wheel ``mediapipe==0.10.21``:
 * ``mediapipe/modules/pose_detection/pose_detection.tflite``
 * ``mediapipe/modules/pose_landmark/pose_landmark_full.tflite``
 
-This script runs ``pip download mediapipe==0.10.21 --no-deps`` for this
-platform into a temporary folder, extracts only those two members into
-``models/blazepose/`` at the repo root (git-ignored) and verifies their
-sha256. The mediapipe package itself is never installed. Idempotent: when
-both files are present with the pinned hashes nothing is downloaded.
+:func:`fetch` runs ``pip download mediapipe==0.10.21 --no-deps`` for this
+platform into a temporary folder, extracts only those two members into the
+BlazePose model folder and verifies their sha256. The mediapipe package itself
+is never installed. Idempotent: when both files are present with the pinned
+hashes nothing is downloaded.
 
-Usage: python scripts/fetch_blazepose.py [--dest DIR] [--force]
+The default folder is ``paths.writable_dir('models')/blazepose`` (the venv's
+``share/hoi_perception/models/blazepose`` under ``make setup``), which is where
+``hoi_perception.paths.models_dir('blazepose')`` looks. ``hoi-fetch-models``
+runs this for every model family; this module alone:
+
+    python -m hoi_perception.bodypose.fetch_models [--dest DIR] [--force]
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from hoi_perception import paths
 
 MEDIAPIPE_VERSION = "0.10.21"
 MEMBERS: dict[str, str] = {
@@ -38,8 +44,13 @@ SHA256: dict[str, str] = {
     "pose_detection.tflite": "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
     "pose_landmark_full.tflite": "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
 }
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DEST = REPO_ROOT / "models" / "blazepose"
+# Folder name under the models folder; the BlazePose loader looks here.
+FAMILY = "blazepose"
+
+
+def default_dest() -> Path:
+    """Where :func:`fetch` writes by default: ``<writable models folder>/blazepose``."""
+    return paths.writable_dir("models") / FAMILY
 
 
 def sha256_of(path: Path) -> str:
@@ -58,8 +69,9 @@ def _all_present(dest: Path) -> bool:
     return True
 
 
-def fetch(dest: Path = DEFAULT_DEST, force: bool = False) -> dict[str, str]:
-    """Make sure both models are in ``dest``; return {file name: sha256}."""
+def fetch(dest: Path | None = None, force: bool = False) -> dict[str, str]:
+    """Make sure both models are in ``dest`` (default :func:`default_dest`); return {file name: sha256}."""
+    dest = Path(dest) if dest is not None else default_dest()
     dest.mkdir(parents=True, exist_ok=True)
     if force or not _all_present(dest):
         with tempfile.TemporaryDirectory(prefix="mediapipe_wheel_") as tmp:
@@ -87,16 +99,18 @@ def fetch(dest: Path = DEFAULT_DEST, force: bool = False) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dest", type=Path, default=DEFAULT_DEST)
+    ap.add_argument("--dest", type=Path, default=None,
+                    help="folder to write the two .tflite files to (default: <writable models folder>/blazepose)")
     ap.add_argument("--force", action="store_true", help="download again even if the files verify")
     args = ap.parse_args(argv)
     try:
         hashes = fetch(args.dest, args.force)
     except (RuntimeError, subprocess.CalledProcessError, KeyError, zipfile.BadZipFile) as exc:
-        print(f"fetch_blazepose: {exc}", file=sys.stderr)
+        print(f"fetch_models (blazepose): {exc}", file=sys.stderr)
         return 1
+    dest = args.dest if args.dest is not None else default_dest()
     for name, digest in hashes.items():
-        print(f"{digest}  {args.dest / name}")
+        print(f"{digest}  {dest / name}")
     return 0
 
 
