@@ -19,7 +19,6 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,9 @@ from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 from hoi_msgs.msg import Detection2DArray, HumanPose3DArray, TrackedObject3DArray
+from hoi_perception.bodypose.box_sources import BACKENDS, BOX_SOURCES, EmptyStreak
 from hoi_perception.bodypose.boxes import ExternalBoxSource, ProjectedTrackBoxSource, Track3D
+from hoi_perception.bodypose.hog_detector import DEFAULT_UPSCALE
 from hoi_perception.bodypose.types import PersonBox
 from hoi_perception.geometry.rotations import invert_transform, quat_to_yaw
 from hoi_perception.imaging.encodings import ImageConversionError, numpy_to_image
@@ -47,36 +48,22 @@ from hoi_perception.skeleton.bodypose34 import SKELETON_NAME
 from hoi_perception.skeleton.frames import hand_frames, root_frame
 from hoi_perception.sync.approximate import SyncedSet
 
-BACKENDS = ("blazepose", "bodypose3dnet")
 
+def make_pipeline(node: Node) -> Any:
+    """The estimator and box source the parameters ask for, built once by the
+    one factory (bodypose.box_sources.make_pose_pipeline)."""
+    from hoi_perception.bodypose.box_sources import PosePipelineConfig, make_pose_pipeline
 
-def make_estimator(node: Node) -> tuple[Any, Any]:
-    """The estimator the parameters ask for, and its box source (None: the
-    backend's own). Imports stay lazy (litert, onnxruntime)."""
-    backend = node.get_parameter("backend").value
-    box_source_name = str(node.get_parameter("box_source").value)
-    box_source = None
-    if box_source_name not in ("", "default"):
-        from hoi_perception.bodypose import box_sources
-
-        box_source = box_sources.make_box_source(box_source_name)
-    use_depth = bool(node.get_parameter("use_depth").value)
-    if backend == "blazepose":
-        from hoi_perception.bodypose import BlazePoseEstimator
-
-        model_dir = str(node.get_parameter("blazepose_model_dir").value) or None
-        return BlazePoseEstimator(model_dir=model_dir, max_people=int(node.get_parameter("max_people").value),
-                                  box_source=box_source, use_depth=use_depth), box_source
-    from hoi_perception.bodypose import BodyPose3DNetEstimator
-    from hoi_perception.engine import create_engine, load_contract
-
-    model_path = str(node.get_parameter("model_path").value)
-    if not model_path or not Path(model_path).is_file():
-        raise ValueError(f"backend bodypose3dnet needs 'model_path' to name an ONNX model or engine, got {model_path!r}"
-                         " (engines/README.md says where to get it)")
-    engine = create_engine(model_path, load_contract("bodypose3dnet"), backend=str(node.get_parameter("engine").value))
-    node.get_logger().info(f"BodyPose3DNet engine: {engine.backend_name}")
-    return BodyPose3DNetEstimator(engine, box_source=box_source, use_depth=use_depth), box_source
+    g = node.get_parameter
+    cfg = PosePipelineConfig(backend=str(g("backend").value), box_source=str(g("box_source").value),
+                             blazepose_model_dir=str(g("blazepose_model_dir").value),
+                             model_path=str(g("model_path").value), engine=str(g("engine").value),
+                             max_people=int(g("max_people").value), use_depth=bool(g("use_depth").value),
+                             hog={"upscale": float(g("hog_upscale").value)})
+    pipeline = make_pose_pipeline(cfg)
+    if cfg.backend == "bodypose3dnet":
+        node.get_logger().info(f"BodyPose3DNet engine: {pipeline.estimator.engine.backend_name}")
+    return pipeline
 
 
 class BodyPoseNode(Node):
@@ -88,6 +75,8 @@ class BodyPoseNode(Node):
         p("engine", "auto")
         p("blazepose_model_dir", "")
         p("box_source", "default")
+        p("hog_upscale", DEFAULT_UPSCALE)
+        p("no_people_warn_frames", 30)
         p("image_topic", "/zed/zed_node/left/image_rect_color")
         p("depth_topic", "/zed/zed_node/depth/depth_registered")
         p("camera_info_topic", "/zed/zed_node/left/camera_info")
@@ -106,13 +95,19 @@ class BodyPoseNode(Node):
         backend = self.get_parameter("backend").value
         if backend not in BACKENDS:
             raise ValueError(f"parameter 'backend' must be one of {BACKENDS}, got {backend!r}")
+        if self.get_parameter("box_source").value not in ("default", *BOX_SOURCES):
+            raise ValueError(f"parameter 'box_source' must be one of default, {', '.join(BOX_SOURCES)}, "
+                             f"got {self.get_parameter('box_source').value!r}")
         self.min_score = float(self.get_parameter("min_score").value)
         self.min_conf = float(self.get_parameter("min_joint_confidence").value)
         rate = float(self.get_parameter("max_rate_hz").value)
         if rate < 0 or not 0 <= self.min_score <= 1:
             raise ValueError("max_rate_hz must be >= 0 and min_score in [0, 1]")
         self.min_period_ns = int(1e9 / rate) if rate > 0 else 0
-        self.estimator, self.box_source = make_estimator(self)
+        self.pipeline = make_pipeline(self)
+        self.estimator, self.box_source = self.pipeline.estimator, self.pipeline.box_source
+        self.box_source_name = self.pipeline.box_source_name
+        self.empty = EmptyStreak(int(self.get_parameter("no_people_warn_frames").value))
         self.box_tolerance_ns = int(float(self.get_parameter("box_match_tolerance_s").value) * 1e9)
         self.box_inputs_missing = 0
         self._box_msgs: deque[Any] = deque(maxlen=30)
@@ -166,7 +161,8 @@ class BodyPoseNode(Node):
         self.diag.add("pose", self.output_monitor.status)
         self.diag.add("synchronizer", self.sync_status)
         prefix = "STAND-IN " if str(self.source).startswith("stand-in:") else ""
-        self.get_logger().info(f"{prefix}body pose backend {self.source}; inputs: {', '.join(t for _, t in topics)}")
+        self.get_logger().info(f"{prefix}body pose backend {self.source}, box source {self.box_source_name}; "
+                               f"inputs: {', '.join(t for _, t in topics)}")
 
     def sync_status(self) -> tuple[bytes, str, dict[str, object]]:
         from hoi_perception.ros.diagnostics import OK, WARN
@@ -269,6 +265,11 @@ class BodyPoseNode(Node):
             self.pub_img.publish(self.annotate(frame.rgb, results, ids, header))
         self.frames += 1
         self.people += len(results)
+        if self.empty.update(len(results)):
+            self.get_logger().warning(
+                f"no person found in {self.empty.frames} frames in a row with box source {self.box_source_name} "
+                f"(backend {self.source}); people too small or too far for it? try box_source:=hog or a lower "
+                "min_score")
         self.depth_frames += int(any(r.depth_used for r in results))
         ms = (time.perf_counter() - t0) * 1e3
         self.latency_ms.append(ms)
