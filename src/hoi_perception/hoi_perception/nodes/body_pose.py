@@ -24,29 +24,29 @@ from typing import Any
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
-from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 from hoi_msgs.msg import Detection2DArray, HumanPose3DArray, TrackedObject3DArray
 from hoi_perception.bodypose.box_sources import BACKENDS, BOX_SOURCES, EmptyStreak
-from hoi_perception.bodypose.boxes import ExternalBoxSource, ProjectedTrackBoxSource, Track3D
+from hoi_perception.bodypose.boxes import ExternalBoxSource, ProjectedTrackBoxSource
 from hoi_perception.bodypose.hog_detector import DEFAULT_UPSCALE
 from hoi_perception.bodypose.types import PersonBox
-from hoi_perception.geometry.rotations import invert_transform, quat_to_yaw
+from hoi_perception.geometry.tf_buffer import TfError
 from hoi_perception.imaging.encodings import ImageConversionError, numpy_to_image
 from hoi_perception.imaging.rgbd import CameraIngest, RgbdIngest
 from hoi_perception.render.skeleton import draw_banner, draw_pose
-from hoi_perception.ros.conversions import human_pose_msg
+from hoi_perception.ros.conversions import box3d_from_msg, human_pose_msg
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.markers import skeleton_markers
 from hoi_perception.ros.node_main import run_node
-from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
+from hoi_perception.ros.qos import reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
-from hoi_perception.ros.tf import StaticTransforms, TransformBroadcaster, transform_stamped
+from hoi_perception.ros.tf import TfListener, TransformBroadcaster, transform_stamped
 from hoi_perception.ros.time import ns_from_stamp
 from hoi_perception.skeleton.bodypose34 import SKELETON_NAME
 from hoi_perception.skeleton.frames import hand_frames, root_frame
 from hoi_perception.sync.approximate import SyncedSet
+from hoi_perception.sync.nearest import NearestStampBuffer
 
 
 def make_pipeline(node: Node) -> Any:
@@ -108,17 +108,19 @@ class BodyPoseNode(Node):
         self.estimator, self.box_source = self.pipeline.estimator, self.pipeline.box_source
         self.box_source_name = self.pipeline.box_source_name
         self.empty = EmptyStreak(int(self.get_parameter("no_people_warn_frames").value))
-        self.box_tolerance_ns = int(float(self.get_parameter("box_match_tolerance_s").value) * 1e9)
+        box_tolerance_ns = int(float(self.get_parameter("box_match_tolerance_s").value) * 1e9)
         self.box_inputs_missing = 0
-        self._box_msgs: deque[Any] = deque(maxlen=30)
-        self.static_tf = StaticTransforms()
+        self.tf_missing = 0
+        self._box_msgs: NearestStampBuffer[Any] = NearestStampBuffer(box_tolerance_ns, maxlen=30)
+        self.tf_listener: TfListener | None = None
         if isinstance(self.box_source, ProjectedTrackBoxSource):
             self.create_subscription(TrackedObject3DArray, str(self.get_parameter("tracks_topic").value),
-                                     lambda m: self._box_msgs.append(m), reliable_qos(10))
-            self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
+                                     self.on_box_msg, reliable_qos(10))
+            # /tf and /tf_static over time: a camera on a moving robot is looked up at each image's stamp
+            self.tf_listener = TfListener(self)
         elif isinstance(self.box_source, ExternalBoxSource):
             self.create_subscription(Detection2DArray, str(self.get_parameter("detections_topic").value),
-                                     lambda m: self._box_msgs.append(m), reliable_qos(10))
+                                     self.on_box_msg, reliable_qos(10))
         from hoi_perception.bodypose import HumanTracker
 
         self.tracker = HumanTracker(max_age_ns=int(float(self.get_parameter("tracker_max_age_s").value) * 1e9))
@@ -170,6 +172,7 @@ class BodyPoseNode(Node):
         st = self.sync.stats()
         values = {"sets": st.emitted_sets, "dropped": st.dropped_total(), "bad_input": self.bad_input,
                   "missing_camera_info": self.missing_info, "frames_without_box_input": self.box_inputs_missing,
+                  "frames_without_transform": self.tf_missing,
                   "skipped_rate_limit": self.skipped_rate}
         return (WARN if self.bad_input else OK), f"{st.emitted_sets} sets", values
 
@@ -182,39 +185,34 @@ class BodyPoseNode(Node):
             for s in held:
                 self.on_set(s)
 
-    def on_tf_static(self, msg: TFMessage) -> None:
-        for t in msg.transforms:
-            try:
-                self.static_tf.add(t)
-            except ValueError as e:
-                self.bad_input += 1
-                self.get_logger().warning(f"/tf_static: {e}")
+    def on_box_msg(self, msg: Any) -> None:
+        self._box_msgs.add(ns_from_stamp(msg.header.stamp), msg)
 
     def feed_box_source(self, stamp_ns: int, camera_frame: str) -> None:
         """Hand the external detections / projected tracks nearest the image
         stamp to the box source (none within tolerance: no boxes, counted)."""
-        best = min(self._box_msgs, key=lambda m: abs(ns_from_stamp(m.header.stamp) - stamp_ns), default=None)
-        if best is None or abs(ns_from_stamp(best.header.stamp) - stamp_ns) > self.box_tolerance_ns:
+        best = self._box_msgs.nearest(stamp_ns)
+        if best is None:
             self.box_inputs_missing += 1
-            best = None
         if isinstance(self.box_source, ExternalBoxSource):
             dets = [] if best is None else [
                 PersonBox(d.box.x_min, d.box.y_min, d.box.x_max, d.box.y_max, float(d.score),
                           track_id=int(d.track_id) or None) for d in best.detections]
             self.box_source.set_detections(dets)
             return
-        world_from_cam = self.static_tf.lookup(str(self.get_parameter("world_frame").value), camera_frame)
-        if world_from_cam is None:
-            self.box_inputs_missing += 1
+        assert self.tf_listener is not None
+        world_frame = str(self.get_parameter("world_frame").value)
+        try:
+            # tracks are in world_frame at their own stamp; the camera is wherever it was at the image's
+            cam_from_world = self.tf_listener.buffer.lookup(camera_frame, world_frame, stamp_ns)
+        except TfError as e:
+            self.tf_missing += 1
+            self.get_logger().warning(f"projected tracks: no transform {world_frame} -> {camera_frame} at the image "
+                                      f"stamp: {e} ({self.tf_missing} frames so far)", throttle_duration_sec=2.0)
             self.box_source.set_tracks([], np.eye(4))
             return
-        tracks = [] if best is None else [
-            Track3D(track_id=int(o.track_id), x=o.pose.position.x, y=o.pose.position.y, z=o.pose.position.z,
-                    w=o.size.x, l=o.size.y, h=o.size.z, class_name=o.class_label, score=float(o.score),
-                    yaw=float(quat_to_yaw([o.pose.orientation.x, o.pose.orientation.y, o.pose.orientation.z,
-                                           o.pose.orientation.w])))
-            for o in best.objects]
-        self.box_source.set_tracks(tracks, invert_transform(world_from_cam))
+        tracks = [] if best is None else [box3d_from_msg(o) for o in best.objects]
+        self.box_source.set_tracks(tracks, cam_from_world)
 
     def on_set(self, s: SyncedSet) -> None:
         self.input_monitor.tick()
