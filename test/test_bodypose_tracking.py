@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from hoi_perception.bodypose.boxes import ExternalBoxSource, ProjectedTrackBoxSource
-from hoi_perception.geometry.box3d import Box3D
 from hoi_perception.bodypose.standin import standing_skeleton
 from hoi_perception.bodypose.tracking import HumanTracker
 from hoi_perception.bodypose.types import PersonBox, PoseResult
+from hoi_perception.geometry.box3d import Box3D
 from hoi_perception.geometry.camera import intrinsics, look_at, project_points
 from hoi_perception.geometry.rotations import invert_transform
 

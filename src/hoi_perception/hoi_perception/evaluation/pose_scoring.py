@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from hoi_perception.evaluation.pose import match_by_root, mpjpe_mm, root_relative_mpjpe_mm
 from hoi_perception.geometry.tf_buffer import TfBuffer, TfError
 from hoi_perception.sync.nearest import NearestStampBuffer
+from hoi_perception.sync.stamps import header_ns, ns_from_stamp
 
 
 @dataclass
@@ -88,11 +89,6 @@ def score_recorded_poses(rec: Path, bag: Path, tolerance_ns: int = 50_000_000, m
     """``score_poses`` on a recording of /hoi/humans against the bag's ground truth."""
     from hoi_perception.bag.io import BagReader
 
-    def stamp(m: Any) -> int:
-        from hoi_perception.ros.time import ns_from_stamp
-
-        return ns_from_stamp(m.header.stamp)
-
     def joints(h: Any) -> NDArray[np.float64]:
         return np.array([[p.x, p.y, p.z] for p in h.joints], dtype=np.float64).reshape(-1, 3)
 
@@ -105,12 +101,12 @@ def score_recorded_poses(rec: Path, bag: Path, tolerance_ns: int = 50_000_000, m
             if m.topic in ("/tf_static", "/tf"):
                 for t in msg.transforms:
                     tr, q = t.transform.translation, t.transform.rotation
-                    tf.set_transform(t.header.frame_id, t.child_frame_id, stamp(t), [tr.x, tr.y, tr.z],
+                    tf.set_transform(t.header.frame_id, t.child_frame_id, ns_from_stamp(t.header.stamp), [tr.x, tr.y, tr.z],
                                      [q.x, q.y, q.z, q.w], static=m.topic == "/tf_static")
             elif m.topic.endswith("camera_info"):
                 k = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
             else:
-                gt.add(stamp(msg), [joints(h) for h in msg.humans])
+                gt.add(header_ns(msg), [joints(h) for h in msg.humans])
     frames = []
     with BagReader(rec) as reader:
         for m in reader.messages(["/hoi/humans"]):
@@ -119,5 +115,5 @@ def score_recorded_poses(rec: Path, bag: Path, tolerance_ns: int = 50_000_000, m
                                     & (np.asarray(h.joint_confidence) > min_confidence),
                                     np.array([[q.x, q.y] for q in h.joints_2d], dtype=np.float64).reshape(-1, 2),
                                     bool(h.depth_used)) for h in msg.humans]
-            frames.append(PredictedFrame(stamp(msg), str(msg.header.frame_id), people))
+            frames.append(PredictedFrame(header_ns(msg), str(msg.header.frame_id), people))
     return {**score_poses(frames, gt, tf, world_frame, k), "recording": str(rec)}
