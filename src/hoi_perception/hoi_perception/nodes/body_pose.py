@@ -39,6 +39,7 @@ from hoi_perception.ros.conversions import box3d_from_msg, human_pose_msg
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.markers import skeleton_markers
 from hoi_perception.ros.node_main import run_node
+from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.qos import reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import TfListener, TransformBroadcaster, transform_stamped
@@ -47,6 +48,44 @@ from hoi_perception.skeleton.bodypose34 import SKELETON_NAME
 from hoi_perception.skeleton.frames import hand_frames, root_frame
 from hoi_perception.sync.approximate import SyncedSet
 from hoi_perception.sync.nearest import NearestStampBuffer
+
+# The node's parameters and their defaults (the one place they live; config/body_pose.yaml only
+# holds values that differ).
+PARAMETERS = (
+    Param("backend", "blazepose", "pose estimator: BlazePose GHUM on the CPU, or BodyPose3DNet on the engine "
+          "layer (model_path)", choices=BACKENDS),
+    Param("model_path", "", "BodyPose3DNet ONNX model or TensorRT engine (engines/README.md); backend bodypose3dnet"),
+    Param("engine", "auto", "engine backend for BodyPose3DNet", choices=("auto", "onnxruntime", "tensorrt")),
+    Param("blazepose_model_dir", "", "folder holding pose_detection.tflite and pose_landmark_full.tflite; empty: "
+          "$HOI_BLAZEPOSE_DIR, else blazepose/ under the models folder (hoi_perception.paths)"),
+    Param("box_source", "default", "where person boxes come from; default: hog+blazepose for blazepose, hog for "
+          "bodypose3dnet (BodyPose3DNet has no detector of its own)", choices=("default", *BOX_SOURCES)),
+    Param("hog_upscale", DEFAULT_UPSCALE, "HOG box source: the frame is enlarged by this first (people under "
+          "~96 px tall need > 1)", 0.25, 4.0),
+    Param("no_people_warn_frames", 30, "log once when this many frames in a row have nobody (0: never)", 0, 1000000),
+    Param("image_topic", "/zed/zed_node/left/image_rect_color", "RGB(A)/BGR(A)/mono image topic"),
+    Param("depth_topic", "/zed/zed_node/depth/depth_registered", "depth image registered to the image (32FC1 m or "
+          "16UC1 mm); empty: no depth"),
+    Param("camera_info_topic", "/zed/zed_node/left/camera_info", "intrinsics of the image"),
+    Param("use_depth", True, "correct each person's metric scale from the depth image where available"),
+    Param("max_people", 4, "people per frame at most (landmark runs cost ~15 ms each on 2 cores)", 1, 64),
+    Param("min_score", 0.3, "people below this pose score are not published", 0.0, 1.0),
+    Param("min_joint_confidence", 0.3, "joints drawn and used for markers above this confidence", 0.0, 1.0),
+    Param("max_rate_hz", 0.0, "process at most this many frames per second (0: every synchronized frame)",
+          0.0, 1000.0),
+    Param("publish_tf", True, "broadcast human_<id> and human_<id>_left_hand / _right_hand on /tf"),
+    Param("publish_annotated", True, "publish ~/annotated (built only while someone subscribes)"),
+    Param("tracker_max_age_s", 1.0, "a person unseen this long loses their track id, seconds", 0.0, 3600.0),
+    Param("tracks_topic", "/hoi/tracks", "box_source projected_tracks: hoi_msgs/TrackedObject3DArray in world_frame"),
+    Param("world_frame", "world", "box_source projected_tracks: the tracks' frame (looked up in TF at each "
+          "image stamp)", read_only=False),
+    Param("detections_topic", "/detections", "box_source external: hoi_msgs/Detection2DArray"),
+    Param("box_match_tolerance_s", 0.05, "external boxes / tracks are used only this close to the image stamp, "
+          "seconds", 0.0, 10.0),
+)
+# ZED frames: image, depth and camera_info share a stamp; replays should not drop frames
+SYNC_DEFAULTS = SyncConfig(queue_size=15, qos_depth=5, qos_reliability="reliable", max_interval_s=0.02,
+                           inter_message_lower_bound_s=0.02, stream_policy="wait", reset_threshold_s=1.0)
 
 
 def make_pipeline(node: Node) -> Any:
@@ -69,40 +108,11 @@ def make_pipeline(node: Node) -> Any:
 class BodyPoseNode(Node):
     def __init__(self) -> None:
         super().__init__("body_pose")
-        p = self.declare_parameter
-        p("backend", "blazepose")
-        p("model_path", "")
-        p("engine", "auto")
-        p("blazepose_model_dir", "")
-        p("box_source", "default")
-        p("hog_upscale", DEFAULT_UPSCALE)
-        p("no_people_warn_frames", 30)
-        p("image_topic", "/zed/zed_node/left/image_rect_color")
-        p("depth_topic", "/zed/zed_node/depth/depth_registered")
-        p("camera_info_topic", "/zed/zed_node/left/camera_info")
-        p("use_depth", True)
-        p("max_people", 4)
-        p("min_score", 0.3)
-        p("min_joint_confidence", 0.3)
-        p("max_rate_hz", 0.0)
-        p("publish_tf", True)
-        p("publish_annotated", True)
-        p("tracker_max_age_s", 1.0)
-        p("tracks_topic", "/hoi/tracks")  # box_source projected_tracks: Sparse4D tracks in world_frame
-        p("world_frame", "world")
-        p("detections_topic", "/detections")  # box_source external: hoi_msgs/Detection2DArray
-        p("box_match_tolerance_s", 0.05)  # external boxes / tracks are used only this close to the image stamp
-        backend = self.get_parameter("backend").value
-        if backend not in BACKENDS:
-            raise ValueError(f"parameter 'backend' must be one of {BACKENDS}, got {backend!r}")
-        if self.get_parameter("box_source").value not in ("default", *BOX_SOURCES):
-            raise ValueError(f"parameter 'box_source' must be one of default, {', '.join(BOX_SOURCES)}, "
-                             f"got {self.get_parameter('box_source').value!r}")
+        declare_parameters(self, PARAMETERS)
+        SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
         self.min_score = float(self.get_parameter("min_score").value)
         self.min_conf = float(self.get_parameter("min_joint_confidence").value)
         rate = float(self.get_parameter("max_rate_hz").value)
-        if rate < 0 or not 0 <= self.min_score <= 1:
-            raise ValueError("max_rate_hz must be >= 0 and min_score in [0, 1]")
         self.min_period_ns = int(1e9 / rate) if rate > 0 else 0
         self.pipeline = make_pipeline(self)
         self.estimator, self.box_source = self.pipeline.estimator, self.pipeline.box_source
@@ -130,7 +140,7 @@ class BodyPoseNode(Node):
         topics = [(Image, self.get_parameter("image_topic").value)]
         if self.use_depth:
             topics.append((Image, self.get_parameter("depth_topic").value))
-        sync_cfg = SyncConfig.declare(self, "sync")
+        sync_cfg = SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
         self.sync = TopicSynchronizer(self, topics, self.on_set, sync_cfg)
         # Intrinsics are static: keep the latest CameraInfo rather than making it
         # a synchronized stream, where one lost info sample would cost a frame.
@@ -157,7 +167,7 @@ class BodyPoseNode(Node):
         self.depth_frames = 0
         self.latency_ms: list[float] = []
         self.last_processed_ns = 0
-        self.source = getattr(self.estimator, "backend_name", backend)
+        self.source = getattr(self.estimator, "backend_name", self.get_parameter("backend").value)
         self.diag = DiagnosticsPublisher(self)
         self.diag.add("input", self.input_monitor.status)
         self.diag.add("pose", self.output_monitor.status)
