@@ -85,7 +85,7 @@ def test_contract_model_through_node(tmp_path: Path) -> None:
         ex.add_node(node)
         ex.add_node(peer)
         assert _spin_until(ex, lambda: all(p.get_subscription_count() for p in img_pubs.values())
-                           and len(node.static_tf) == 2, 15.0)
+                           and len(node.tf_listener.buffer) == 2, 15.0)
         k = intrinsics(50.0, 50.0, W / 2, H / 2)
         stamps = [T0 + i * NS // 10 for i in range(6)]
         for i, s in enumerate(stamps):

@@ -16,7 +16,7 @@ full ROS 2 install see the same thing:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 from geometry_msgs.msg import TransformStamped
@@ -115,11 +115,13 @@ class TfListener:
     with its QoS: /tf reliable volatile keep last 100, /tf_static transient
     local). Refused transforms are counted and logged, throttled."""
 
-    def __init__(self, node: Node, buffer: TfBuffer | None = None, static_only: bool = False) -> None:
+    def __init__(self, node: Node, buffer: TfBuffer | None = None, static_only: bool = False,
+                 on_update: Callable[[], None] | None = None) -> None:
         self.node = node
         self.buffer = buffer if buffer is not None else TfBuffer()
         self.invalid = 0
         self.refused_old = 0
+        self.on_update = on_update  # called after each message is stored (a late transform releases waiting work)
         node.create_subscription(TFMessage, TF_STATIC_TOPIC, lambda m: self._on(m, True), TF_STATIC_LISTENER_QOS)
         if not static_only:
             node.create_subscription(TFMessage, TF_TOPIC, lambda m: self._on(m, False), TF_QOS)
@@ -136,3 +138,5 @@ class TfListener:
                 self.invalid += 1
                 self.node.get_logger().warning(f"{TF_STATIC_TOPIC if static else TF_TOPIC}: {e} ({self.invalid} so far)",
                                                throttle_duration_sec=2.0)
+        if self.on_update is not None:
+            self.on_update()
