@@ -16,9 +16,11 @@ EXIT_BAD_PARAMETERS = 2
 
 
 def run_node(factory: Callable[[], Any], name: str, report: Callable[[Any], str] | None = None,
-             argv: list[str] | None = None) -> int:
+             argv: list[str] | None = None, spin: Callable[[Any], None] | None = None) -> int:
     """rclpy.init, ``factory()``, spin, then ``node.close()`` (if it has one)
-    and print ``report(node)``. Returns the process exit code."""
+    and print ``report(node)``. ``spin``: the node's own loop (a file or
+    camera source paced by its frames) instead of ``rclpy.spin(node)``.
+    Returns the process exit code."""
     rclpy.init(args=argv)
     try:
         node = factory()
@@ -31,7 +33,10 @@ def run_node(factory: Callable[[], Any], name: str, report: Callable[[Any], str]
         rclpy.try_shutdown()
         return EXIT_START_FAILED
     try:
-        rclpy.spin(node)
+        if spin is None:
+            rclpy.spin(node)
+        else:
+            spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
