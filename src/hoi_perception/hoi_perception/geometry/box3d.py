@@ -91,3 +91,15 @@ class Box3D:
     def to_array(self) -> NDArray[np.float64]:
         """Sparse4D ``boxes_3d`` row: (x, y, z, w, l, h, yaw, vx, vy, vz)."""
         return np.array([self.x, self.y, self.z, self.w, self.l, self.h, self.yaw, *self.velocity])
+
+
+def transform_box_pose(target_from_source: ArrayLike, position: ArrayLike, yaw: float,
+                       velocity: ArrayLike | None = None) -> tuple[NDArray[np.float64], float, NDArray[np.float64]]:
+    """A box's centre, heading and velocity in another frame. The heading is
+    the rotated box x axis projected on the target's ground plane (boxes stay
+    upright: pitch and roll of the transform are not representable)."""
+    m = np.asarray(target_from_source, dtype=np.float64)
+    p = m[:3, :3] @ np.asarray(position, dtype=np.float64) + m[:3, 3]
+    heading = m[:3, :3] @ np.array([math.cos(yaw), math.sin(yaw), 0.0])
+    v = m[:3, :3] @ (np.zeros(3) if velocity is None else np.asarray(velocity, dtype=np.float64))
+    return p, float(math.atan2(heading[1], heading[0])), v

@@ -112,6 +112,7 @@ PARAMETERS = (
     Param("publish_markers", True, "publish track markers"),
     Param("publish_tf", False, "broadcast world -> track_<id> per track on /tf"),
     Param("report_period_s", 5.0, "progress log line period, seconds (0: none)", 0.0, 3600.0),
+    Param("report_path", "", "write the summary (counters, latency split, resets) as JSON here at shutdown"),
     Param("standin_gt_topic", GT_TRACKS_TOPIC, "stand-in only: ground-truth TrackedObject3DArray topic"),
     Param("standin_gt_tolerance_s", 0.02, "stand-in only: ground truth within this of the set's stamp is its "
           "frame, seconds", 1e-6, 10.0),
@@ -178,6 +179,7 @@ class Sparse4DNode(Node):
         standin_dropout = float(v["standin_dropout_prob"])
         standin_pos_sigma = float(v["standin_pos_sigma_m"])
         report_period = float(v["report_period_s"])
+        self.report_path = str(v["report_path"])
         self.image_reliability = str(v["image_reliability"])
         self._validate(origin, num_threads, standin_dropout, standin_pos_sigma, report_period)
         self.standin = not self.model_path
@@ -527,7 +529,8 @@ def format_report(rep: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_node(Sparse4DNode, "sparse4d_node", lambda node: format_report(node.report()), argv)
+    return run_node(Sparse4DNode, "sparse4d_node", lambda node: format_report(node.report()), argv,
+                    json_report=Sparse4DNode.report)
 
 
 if __name__ == "__main__":
