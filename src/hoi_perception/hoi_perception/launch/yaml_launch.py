@@ -140,6 +140,10 @@ def parse_launch_file(path: Path, overrides: dict[str, str]) -> list[NodeSpec]:
                 variables[name] = str(substitute(body["default"], variables))
             else:
                 raise LaunchError(f"{path}: launch argument {name!r} has no default; pass {name}:=<value>")
+            choices = [str(c) for c in body.get("choices", [])]
+            if choices and variables[name] not in choices:  # as launch's DeclareLaunchArgument
+                raise LaunchError(f"{path}: launch argument {name}:={variables[name]} is not one of "
+                                  f"{', '.join(choices)}")
         elif kind == "node":
             if "if" in body and not _truthy(substitute(body["if"], variables)):
                 continue
