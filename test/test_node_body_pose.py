@@ -5,6 +5,7 @@ per tracked human and skeleton markers."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -105,8 +106,13 @@ def _run_node(extra_args: list[str], per_frame=None) -> tuple[list[HumanPose3DAr
             proc.kill()
 
 
-def test_body_pose_node_publishes_stamped_poses_tf_and_markers() -> None:
-    poses, tfs, markers, sent = _run_node([])
+def test_body_pose_node_publishes_stamped_poses_tf_and_markers(tmp_path: Path) -> None:
+    report_path = tmp_path / "body_pose.json"
+    poses, tfs, markers, sent = _run_node(["-p", f"report_path:={report_path}"])
+    # the node's JSON report (written at shutdown): the default box source, people found
+    report = json.loads(report_path.read_text())
+    assert report["box_source"] == "hog+blazepose" and report["source"].startswith("blazepose")
+    assert report["frames"] >= 1 and report["people"] >= 1 and report["bad_input"] == 0
     if True:  # keeps the original assertions' indentation
         arr = [p for p in poses if p.humans][0]
         assert ns_from_stamp(arr.header.stamp) in sent  # stamped with the source image's stamp

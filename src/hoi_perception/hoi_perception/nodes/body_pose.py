@@ -80,6 +80,7 @@ PARAMETERS = (
     Param("world_frame", "world", "box_source projected_tracks: the tracks' frame (looked up in TF at each "
           "image stamp)", read_only=False),
     Param("detections_topic", "/detections", "box_source external: hoi_msgs/Detection2DArray"),
+    Param("report_path", "", "write the summary (frames, people, latency, counters) as JSON here at shutdown"),
     Param("box_match_tolerance_s", 0.05, "external boxes / tracks are used only this close to the image stamp, "
           "seconds", 0.0, 10.0),
 )
@@ -110,6 +111,7 @@ class BodyPoseNode(Node):
         super().__init__("body_pose")
         declare_parameters(self, PARAMETERS)
         SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
+        self.report_path = str(self.get_parameter("report_path").value)
         self.min_score = float(self.get_parameter("min_score").value)
         self.min_conf = float(self.get_parameter("min_joint_confidence").value)
         rate = float(self.get_parameter("max_rate_hz").value)
@@ -304,6 +306,18 @@ class BodyPoseNode(Node):
         msg.header = header
         return msg
 
+    def report(self) -> dict[str, object]:
+        lat = np.array(self.latency_ms) if self.latency_ms else np.zeros(1)
+        st = self.sync.stats()
+        return {"source": self.source, "box_source": self.box_source_name, "frames": self.frames,
+                "people": self.people, "depth_frames": self.depth_frames, "track_ids": len(self.track_ids),
+                "latency_ms_p50": float(np.percentile(lat, 50)), "latency_ms_p90": float(np.percentile(lat, 90)),
+                "sets": st.emitted_sets, "sync_dropped": st.dropped_total(), "bad_input": self.bad_input,
+                "missing_camera_info": self.missing_info, "skipped_rate_limit": self.skipped_rate,
+                "frames_without_box_input": self.box_inputs_missing, "frames_without_transform": self.tf_missing,
+                "empty_streaks_reported": self.empty.reported,
+                "estimator_counters": dict(getattr(self.estimator, "counters", {}))}
+
     def summary(self) -> str:
         lat = np.array(self.latency_ms) if self.latency_ms else np.zeros(1)
         st = self.sync.stats()
@@ -316,7 +330,7 @@ class BodyPoseNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_node(BodyPoseNode, "body_pose", lambda node: node.summary(), argv)
+    return run_node(BodyPoseNode, "body_pose", lambda node: node.summary(), argv, json_report=BodyPoseNode.report)
 
 
 if __name__ == "__main__":
