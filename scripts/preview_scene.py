@@ -15,12 +15,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from hoi_perception.geometry.box3d import BOX_EDGES
 from hoi_perception.geometry.camera import PinholeCamera
 from hoi_perception.scene import FrameGroundTruth, SceneConfig, SyntheticScene
 from hoi_perception.skeleton.bodypose34 import BONES
 from numpy.typing import NDArray
-
-_BOX_EDGES = [(0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7)]
 
 
 def _class_colour(name: str) -> tuple[int, int, int]:
@@ -60,7 +59,7 @@ def annotate(scene: SyntheticScene, gt: FrameGroundTruth, cam_name: str) -> NDAr
             continue
         corners = box.corners()
         colour = _class_colour(box.class_name)
-        for i, j in _BOX_EDGES:
+        for i, j in BOX_EDGES:
             _draw_segment(img, cam, corners[i], corners[j], colour)
         uv, z = cam.project(box.center[None] + [0, 0, box.h / 2])
         if z[0] > 0.1 and np.all(np.abs(uv) < 1e5):

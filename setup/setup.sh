@@ -53,6 +53,21 @@ if ! stamp_ok "$venv/.hoi_requirements" "$h"; then
   echo "$h" > "$venv/.hoi_requirements"
 fi
 
+# 3b. one cv2: opencv-python, opencv-python-headless and opencv-contrib-python-headless
+#     all install the same cv2 package (trackeval pulls in opencv-python). Keep only the
+#     pinned contrib wheel (OpenCV 5 has HOGDescriptor there) and reinstall it over
+#     whatever the others left behind.
+others=$("$py" -m pip list --format=freeze 2>/dev/null | grep -iE '^opencv-(python|python-headless|contrib-python)==' \
+         | cut -d= -f1 || true)
+if [ -n "$others" ]; then
+  say "one cv2: removing $(echo $others | tr '\n' ' ')"
+  # shellcheck disable=SC2086
+  "$py" -m pip uninstall -q -y $others
+  "$py" -m pip install -q --no-deps --force-reinstall "$(grep -E '^opencv-contrib-python-headless==' requirements.txt)"
+fi
+"$py" -c 'import cv2; assert hasattr(cv2, "HOGDescriptor"), cv2.__file__' \
+  || { say "ERROR: cv2 lacks HOGDescriptor (opencv-contrib-python-headless not the installed cv2)"; exit 1; }
+
 # 4. interface packages into the venv prefix
 pkgs=(src/hoi_msgs)
 if [ -f "$venv/share/tf2_msgs/.hoi_build_stamp" ] || ! "$py" -c 'import tf2_msgs.msg' 2>/dev/null; then

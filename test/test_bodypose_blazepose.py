@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 import pytest
-from hoi_perception.bodypose.blazepose import (
+from hoi_perception.bodypose.blazepose import BlazePoseEstimator
+from hoi_perception.bodypose.blazepose_detector import (
     LM_SIZE,
     NUM_ANCHORS,
-    BlazePoseEstimator,
     Letterbox,
     Roi,
     decode_detections,

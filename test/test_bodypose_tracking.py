@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from hoi_perception.bodypose.boxes import ExternalBoxSource, ProjectedTrackBoxSource, Track3D
+from hoi_perception.bodypose.boxes import ExternalBoxSource, ProjectedTrackBoxSource
 from hoi_perception.bodypose.standin import standing_skeleton
 from hoi_perception.bodypose.tracking import HumanTracker
 from hoi_perception.bodypose.types import PersonBox, PoseResult
+from hoi_perception.geometry.box3d import Box3D
 from hoi_perception.geometry.camera import intrinsics, look_at, project_points
 from hoi_perception.geometry.rotations import invert_transform
 
@@ -49,9 +50,9 @@ def test_projected_tracks_give_boxes_with_track_ids() -> None:
     world_from_cam = look_at([0.0, -5.0, 1.5], [0.0, 0.0, 1.0])
     cam_from_world = invert_transform(world_from_cam)
     src = ProjectedTrackBoxSource()
-    tracks = [Track3D(7, 0.0, 0.0, 0.9, 0.6, 0.5, 1.8, 0.3, "Person"),
-              Track3D(8, 0.0, -8.0, 0.9, 0.6, 0.5, 1.8, 0.0, "Person"),  # behind the camera
-              Track3D(9, 1.0, 0.0, 0.5, 1.0, 1.0, 1.0, 0.0, "Forklift")]
+    tracks = [Box3D(7, "Person", 0.0, 0.0, 0.9, 0.6, 0.5, 1.8, 0.3),
+              Box3D(8, "Person", 0.0, -8.0, 0.9, 0.6, 0.5, 1.8, 0.0),  # behind the camera
+              Box3D(9, "Forklift", 1.0, 0.0, 0.5, 1.0, 1.0, 1.0, 0.0)]
     src.set_tracks(tracks, cam_from_world)
     boxes = src.boxes(np.zeros((480, 640, 3), np.uint8), K)
     assert [b.track_id for b in boxes] == [7]

@@ -5,6 +5,7 @@ per tracked human and skeleton markers."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -105,8 +106,13 @@ def _run_node(extra_args: list[str], per_frame=None) -> tuple[list[HumanPose3DAr
             proc.kill()
 
 
-def test_body_pose_node_publishes_stamped_poses_tf_and_markers() -> None:
-    poses, tfs, markers, sent = _run_node([])
+def test_body_pose_node_publishes_stamped_poses_tf_and_markers(tmp_path: Path) -> None:
+    report_path = tmp_path / "body_pose.json"
+    poses, tfs, markers, sent = _run_node(["-p", f"report_path:={report_path}"])
+    # the node's JSON report (written at shutdown): the default box source, people found
+    report = json.loads(report_path.read_text())
+    assert report["box_source"] == "hog+blazepose" and report["source"].startswith("blazepose")
+    assert report["frames"] >= 1 and report["people"] >= 1 and report["bad_input"] == 0
     if True:  # keeps the original assertions' indentation
         arr = [p for p in poses if p.humans][0]
         assert ns_from_stamp(arr.header.stamp) in sent  # stamped with the source image's stamp
@@ -161,6 +167,51 @@ class _ProjectedTracks:
         arr.header.stamp = stamp_from_ns(stamp_ns)
         arr.header.frame_id = "world"
         pub.publish(arr)
+
+
+class _ProjectedTracksMovingCamera(_ProjectedTracks):
+    """The camera rides on a robot driving along world x at 20 m/s (/tf world -> base_link at
+    stamps 50 ms either side of each image, base_link -> optical frame on /tf_static): the
+    track, fixed in the camera's view, moves in the world, so it projects onto the player
+    only with the transform interpolated at the image stamp."""
+
+    T0 = 1_700_000_000_000_000_000
+
+    def _base(self, stamp_ns: int) -> np.ndarray:
+        m = np.eye(4)
+        m[0, 3] = 20.0 * (stamp_ns - self.T0) * 1e-9
+        return m
+
+    def publishers(self, node):  # noqa: ANN001, ANN201
+        static = StaticTransformBroadcaster(node)
+        static.send_transform(transform_stamped("base_link", FRAME, 0, translation=[0.0, 0.0, 1.0]))
+        self.tf = node.create_publisher(TFMessage, "/tf", TF_QOS)
+        return node.create_publisher(TrackedObject3DArray, "/hoi/tracks", reliable_qos(10))
+
+    def publish(self, pub, stamp_ns: int, k) -> None:  # noqa: ANN001
+        self.tf.publish(TFMessage(transforms=[transform_stamped("world", "base_link", s, matrix=self._base(s))
+                                              for s in (stamp_ns - 50_000_000, stamp_ns + 50_000_000)]))
+        z = 5.0
+        x0, y0, x1, y1 = PERSON_BOX
+        cu, cv = (x0 + x1) / 2, (y0 + y1) / 2
+        world_from_cam = self._base(stamp_ns) @ np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 1.0], [0, 0, 0, 1]])
+        centre = world_from_cam[:3, :3] @ [(cu - k[0, 2]) * z / F, (cv - k[1, 2]) * z / F, z] + world_from_cam[:3, 3]
+        obj = TrackedObject3D(track_id=4321, class_label="Person", score=0.9)
+        obj.pose = pose_from_center_yaw(centre, 0.0)
+        obj.size = vector3([(x1 - x0) * z / F, (y1 - y0) * z / F, 0.2])
+        arr = TrackedObject3DArray(objects=[obj])
+        arr.header.stamp = stamp_from_ns(stamp_ns)
+        arr.header.frame_id = "world"
+        pub.publish(arr)
+
+
+def test_projected_tracks_into_a_moving_camera_through_tf_over_time() -> None:
+    poses, *_ = _run_node(["-p", "box_source:=projected_tracks"], _ProjectedTracksMovingCamera())
+    humans = [h for p in poses for h in p.humans]
+    assert humans and all(h.track_id == 4321 for h in humans)
+    x0, _, x1, _ = PERSON_BOX
+    # the box is the projection: 1 m off (the sample 50 ms away) would be 100 px off
+    assert all(abs((h.box_2d.x_min + h.box_2d.x_max) / 2 - (x0 + x1) / 2) < 5 for h in humans)
 
 
 def test_external_detections_give_the_boxes_and_their_track_ids() -> None:

@@ -130,7 +130,9 @@ def step_body_pose_rgbd(out: Path, bag: Path) -> dict[str, Any]:
         raise RuntimeError(f"body pose (RGB-D) run failed (exit {rc}); see {log}")
     for line in _tail_lines(log, "[body_pose] "):
         print(f"  {line}")
-    summary = score_poses_against_ground_truth(rec, bag)
+    from hoi_perception.evaluation.pose_scoring import score_recorded_poses
+
+    summary = score_recorded_poses(rec, bag)
     if summary["pairs"]:
         print(f"  {summary['pairs']} published poses matched to ground truth (of {summary['frames']} frames): "
               f"MPJPE {summary['mpjpe_mm']:.0f} mm, root-relative {summary['root_relative_mpjpe_mm']:.0f} mm, "
@@ -142,71 +144,6 @@ def step_body_pose_rgbd(out: Path, bag: Path) -> dict[str, Any]:
     else:
         print("  no published pose could be matched to ground truth")
     return summary
-
-
-def score_poses_against_ground_truth(rec: Path, bag: Path, tolerance_ns: int = 50_000_000) -> dict[str, Any]:
-    import numpy as np
-
-    from hoi_perception.bag.io import BagReader
-    from hoi_perception.evaluation.pose import match_by_root, mpjpe_mm, root_relative_mpjpe_mm
-    from hoi_perception.ros.tf import StaticTransforms
-
-    def stamp(m: Any) -> int:
-        return int(m.header.stamp.sec) * 1_000_000_000 + int(m.header.stamp.nanosec)
-
-    def joints(h: Any) -> np.ndarray:
-        return np.array([[p.x, p.y, p.z] for p in h.joints], dtype=np.float64).reshape(-1, 3)
-
-    static = StaticTransforms()
-    gt: dict[int, list[Any]] = {}
-    k_zed = None
-    with BagReader(bag) as reader:
-        for m in reader.messages(["/tf_static", "/ground_truth/humans", "/zed/zed_node/left/camera_info"]):
-            msg = reader.deserialize(m)
-            if m.topic == "/tf_static":
-                for t in msg.transforms:
-                    static.add(t)
-            elif m.topic.endswith("camera_info"):
-                k_zed = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
-            else:
-                gt[stamp(msg)] = list(msg.humans)
-    gt_stamps = np.array(sorted(gt))
-    errors, rel_errors, root_errors, px_errors, frames, depth_used = [], [], [], [], 0, 0
-    with BagReader(rec) as reader:
-        for m in reader.messages(["/hoi/humans"]):
-            msg = reader.deserialize(m)
-            frames += 1
-            if not msg.humans or not len(gt_stamps):
-                continue
-            s = stamp(msg)
-            k = int(np.argmin(np.abs(gt_stamps - s)))
-            if abs(int(gt_stamps[k]) - s) > tolerance_ns:
-                continue
-            world_from_cam = static.lookup("world", msg.header.frame_id)
-            if world_from_cam is None:
-                continue
-            cam_from_world = np.linalg.inv(world_from_cam)
-            gts = [joints(h) @ cam_from_world[:3, :3].T + cam_from_world[:3, 3] for h in gt[int(gt_stamps[k])]]
-            preds = [joints(h) for h in msg.humans]
-            for i, j in match_by_root(np.array([p[0] for p in preds]), np.array([g[0] for g in gts])):
-                h = msg.humans[i]
-                valid = (~np.asarray(h.joint_derived, bool)) & (np.asarray(h.joint_confidence) > 0.5)
-                errors.append(mpjpe_mm(preds[i], gts[j], valid))
-                rel_errors.append(root_relative_mpjpe_mm(preds[i], gts[j], valid=valid))
-                root_errors.append(float(np.linalg.norm(preds[i][0] - gts[j][0]) * 1000.0))
-                if k_zed is not None and len(h.joints_2d) == len(gts[j]):
-                    uvw = gts[j] @ k_zed.T
-                    uv = uvw[:, :2] / uvw[:, 2:]
-                    p2 = np.array([[q.x, q.y] for q in h.joints_2d])
-                    px_errors.append(float(np.median(np.linalg.norm(p2[valid] - uv[valid], axis=1))))
-                depth_used += int(h.depth_used)
-    def med(v: list[float]) -> float:
-        v = [x for x in v if np.isfinite(x)]
-        return float(np.mean(v)) if v else float("nan")
-
-    return {"frames": frames, "pairs": len(errors), "mpjpe_mm": med(errors), "root_relative_mpjpe_mm": med(rel_errors),
-            "root_error_mm": med(root_errors), "joint_2d_error_px": med(px_errors), "depth_used": depth_used,
-            "recording": str(rec)}
 
 
 def step_sparse4d(out: Path, bag: Path, model_path: str) -> dict[str, Any]:
@@ -239,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=30, help="video frames for the body pose step")
     ap.add_argument("--video-rate", type=float, default=0.2,
                     help="playback rate of the 10 fps video (HOG + BlazePose run at ~2.5 fps on 2 cores)")
-    ap.add_argument("--box-source", default="hog+blazepose", help="person boxes for the body pose step")
+    ap.add_argument("--box-source", default="default", help="person boxes for the body pose step (default: the node's)")
     ap.add_argument("--sparse4d-model", default=os.environ.get("HOI_SPARSE4D_MODEL", ""))
     ap.add_argument("--steps", default="1,2,3", help="which steps to run, e.g. 2,3")
     ns = ap.parse_args(argv)

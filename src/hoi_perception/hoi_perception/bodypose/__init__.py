@@ -13,16 +13,18 @@ from hoi_perception.bodypose.types import BoxSource, PersonBox, PoseEstimator, P
 
 __all__ = [
     "BlazePoseDetector", "BlazePoseEstimator", "BodyPose3DNetEstimator", "BoxSource", "ExternalBoxSource",
-    "HogPersonDetector", "HumanTracker", "Preprocessor", "UnionBoxSource", "make_box_source", "PersonBox", "PoseEstimator", "PoseResult", "ProjectedTrackBoxSource",
+    "EmptyStreak", "HogPersonDetector", "HumanTracker", "PosePipeline", "PosePipelineConfig", "Preprocessor",
+    "UnionBoxSource", "make_box_source", "make_pose_pipeline", "PersonBox", "PoseEstimator", "PoseResult", "ProjectedTrackBoxSource",
     "StandInBodyPose3DNetEngine", "Track3D", "correct_scale_with_depth", "map_to_bodypose34",
 ]
 
 _LAZY = {
-    "BlazePoseDetector": "blazepose", "BlazePoseEstimator": "blazepose", "BodyPose3DNetEstimator": "bodypose3dnet",
+    "BlazePoseDetector": "blazepose_detector", "BlazePoseEstimator": "blazepose", "BodyPose3DNetEstimator": "bodypose3dnet",
     "ExternalBoxSource": "boxes", "ProjectedTrackBoxSource": "boxes", "Track3D": "boxes",
     "HumanTracker": "tracking", "StandInBodyPose3DNetEngine": "standin", "correct_scale_with_depth": "depth",
     "map_to_bodypose34": "mapping", "HogPersonDetector": "hog_detector", "Preprocessor": "bodypose3dnet",
-    "UnionBoxSource": "box_sources", "make_box_source": "box_sources",
+    "UnionBoxSource": "box_sources", "make_box_source": "box_sources", "make_pose_pipeline": "box_sources",
+    "PosePipeline": "box_sources", "PosePipelineConfig": "box_sources", "EmptyStreak": "box_sources",
 }
 
 

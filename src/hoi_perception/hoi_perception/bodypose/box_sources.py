@@ -1,25 +1,35 @@
-"""Person box sources by name, for the ``box_source`` parameter.
+"""Person box sources by name, and the one factory that builds a body pose
+estimator together with its box source (``make_pose_pipeline``).
 
 ``make_box_source(name, **kw)``:
 
 * ``"blazepose"``: the BlazePose detector (face-based; finds people whose face
   is at least ~20 px; its boxes carry the 4 alignment keypoints so the
-  landmark stage builds mediapipe's rotated ROI). kw: ``model_dir``,
-  ``num_threads``, ``min_score``.
-* ``"hog"``: HogPersonDetector (OpenCV's Dalal-Triggs people SVM, upright
-  pedestrians >= ~96 px at ``upscale`` 1). kw: its constructor's.
+  landmark stage builds mediapipe's rotated ROI). kw: ``detector`` (a ready
+  BlazePoseDetector to share) or ``model_dir``, ``num_threads``, ``min_score``.
+* ``"hog"``: HogPersonDetector (OpenCV's HOG people SVM, upright pedestrians
+  >= ~96 px at ``upscale`` 1). kw: ``hog`` (dict for its constructor).
 * ``"hog+blazepose"``: the union of both, duplicates removed by NMS; on
   overlap the BlazePose box wins (it carries the keypoints for a rotated
-  ROI). kw: ``hog`` (dict for HogPersonDetector), ``blazepose`` (dict),
-  ``nms_iou``; or a ready ``detector`` (BlazePoseDetector) to share.
+  ROI). kw: both of the above, ``nms_iou``.
 * ``"external"``: ExternalBoxSource, fed with ``set_detections`` per frame.
 * ``"projected_tracks"``: ProjectedTrackBoxSource, fed with ``set_tracks``.
+* ``"default"``: the backend's default (``DEFAULT_BOX_SOURCE``).
 
 Every source has ``name`` and ``boxes(rgb, k) -> list[PersonBox]``.
+
+Defaults: BodyPose3DNet has no detector of its own (DeepStream runs PeopleNet
+in front of it: NVIDIA deepstream_tao_apps apps/tao_others/
+deepstream-pose-classification), and the BlazePose detector is face-based and
+finds nobody on pedestrian footage (0 of ~6 people per frame on vtest.avi), so
+both backends default to OpenCV's HOG people detector, BlazePose with its own
+detector beside it for people close enough to show a face.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +39,9 @@ from hoi_perception.bodypose.boxes import ExternalBoxSource, ProjectedTrackBoxSo
 from hoi_perception.bodypose.types import BoxSource, PersonBox, iou_matrix
 
 BOX_SOURCES = ("blazepose", "hog", "hog+blazepose", "external", "projected_tracks")
+# box_source "default" per backend (see the module docstring for why)
+DEFAULT_BOX_SOURCE = {"blazepose": "hog+blazepose", "bodypose3dnet": "hog"}
+BACKENDS = tuple(DEFAULT_BOX_SOURCE)
 
 
 class UnionBoxSource:
@@ -67,26 +80,125 @@ def make_box_source(name: str, **kw: Any) -> BoxSource:
     if key == "blazepose":
         if kw.get("detector") is not None:
             return kw["detector"]
-        from hoi_perception.bodypose.blazepose import DETECTOR_FILE, BlazePoseDetector, default_model_dir
+        from hoi_perception.bodypose.blazepose_detector import DETECTOR_FILE, BlazePoseDetector
 
-        model_dir = kw.get("model_dir") or default_model_dir()
-        from pathlib import Path
-
-        return BlazePoseDetector(Path(model_dir) / DETECTOR_FILE, num_threads=int(kw.get("num_threads", 2)),
+        if not kw.get("model_dir"):
+            raise ValueError("box source 'blazepose' needs a 'detector' or the 'model_dir' holding " + DETECTOR_FILE)
+        return BlazePoseDetector(Path(kw["model_dir"]) / DETECTOR_FILE, num_threads=int(kw.get("num_threads", 2)),
                                  **({"min_score": kw["min_score"]} if "min_score" in kw else {}))
     if key == "hog":
         from hoi_perception.bodypose.hog_detector import HogPersonDetector
 
-        return HogPersonDetector(**kw)
+        return HogPersonDetector(**dict(kw.get("hog") or {}))
     if key in ("hog+blazepose", "blazepose+hog"):
-        blaze_kw = dict(kw.get("blazepose", {}))
-        if kw.get("detector") is not None:
-            blaze_kw["detector"] = kw["detector"]
-        blaze = make_box_source("blazepose", **blaze_kw)
-        hog = make_box_source("hog", **dict(kw.get("hog", {})))
+        blaze = make_box_source("blazepose", **{k: v for k, v in kw.items() if k != "hog"})
+        hog = make_box_source("hog", hog=kw.get("hog"))
         return UnionBoxSource([blaze, hog], nms_iou=float(kw.get("nms_iou", 0.4)), name="hog+blazepose")
     if key == "external":
-        return ExternalBoxSource(**kw)
+        return ExternalBoxSource(**({"min_score": kw["min_score"]} if "min_score" in kw else {}))
     if key == "projected_tracks":
-        return ProjectedTrackBoxSource(**kw)
-    raise ValueError(f"unknown box source {name!r}; one of {', '.join(BOX_SOURCES)}")
+        return ProjectedTrackBoxSource()
+    raise ValueError(f"unknown box source {name!r}; one of default, {', '.join(BOX_SOURCES)}")
+
+
+@dataclass
+class PosePipelineConfig:
+    """What the body_pose node's parameters say about the estimator."""
+
+    backend: str = "blazepose"
+    box_source: str = "default"
+    blazepose_model_dir: str = ""  # empty: paths.models_dir("blazepose") ($HOI_BLAZEPOSE_DIR, $HOI_MODELS_DIR, ...)
+    model_path: str = ""  # BodyPose3DNet ONNX / engine
+    engine: str = "auto"
+    max_people: int = 4
+    use_depth: bool = True
+    num_threads: int = 2
+    hog: dict[str, Any] = field(default_factory=dict)  # HogPersonDetector keywords
+
+
+@dataclass
+class PosePipeline:
+    estimator: Any  # BlazePoseEstimator | BodyPose3DNetEstimator
+    box_source: BoxSource | None  # None: the estimator's built-in detector (BlazePose)
+    box_source_name: str  # the resolved name ("default" replaced), for logs and reports
+    model_dir: Path | None  # the BlazePose folder in use
+
+
+def resolve_box_source(backend: str, name: str) -> str:
+    key = name.strip().lower() or "default"
+    if backend not in DEFAULT_BOX_SOURCE:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    return DEFAULT_BOX_SOURCE[backend] if key == "default" else key
+
+
+def blazepose_model_dir(explicit: str | Path | None = None) -> Path:
+    """The BlazePose model folder: ``explicit`` (the node parameter, final),
+    else blazepose.default_model_dir() ($HOI_BLAZEPOSE_DIR, then ``blazepose``
+    under the folders hoi_perception.paths searches)."""
+    if explicit:
+        return Path(explicit).expanduser()
+    from hoi_perception.bodypose.blazepose import default_model_dir
+
+    return default_model_dir()
+
+
+def make_pose_pipeline(cfg: PosePipelineConfig, engine: Any = None) -> PosePipeline:
+    """The estimator ``cfg.backend`` names and its box source, each built once.
+
+    The BlazePose detector (when the backend or the box source uses it) is
+    loaded once from the configured model folder and shared between the
+    estimator and the box source. ``engine``: a ready BodyPose3DNet engine
+    (tests, benchmarks); otherwise one is created from ``cfg.model_path``.
+    """
+    name = resolve_box_source(cfg.backend, cfg.box_source)
+    needs_detector = cfg.backend == "blazepose" or "blazepose" in name
+    model_dir: Path | None = None
+    detector = None
+    if needs_detector:
+        from hoi_perception.bodypose.blazepose_detector import DETECTOR_FILE, BlazePoseDetector
+
+        model_dir = blazepose_model_dir(cfg.blazepose_model_dir)
+        if not (model_dir / DETECTOR_FILE).is_file():
+            from hoi_perception.bodypose.blazepose import missing_models_message
+
+            raise FileNotFoundError(missing_models_message(model_dir, model_dir / DETECTOR_FILE))
+        detector = BlazePoseDetector(model_dir / DETECTOR_FILE, num_threads=cfg.num_threads)
+    box_source = make_box_source(name, detector=detector, hog=cfg.hog) if name != "blazepose" else detector
+    if cfg.backend == "blazepose":
+        from hoi_perception.bodypose.blazepose import BlazePoseEstimator
+
+        est = BlazePoseEstimator(model_dir=model_dir, num_threads=cfg.num_threads, max_people=cfg.max_people,
+                                 box_source=None if box_source is detector else box_source, use_depth=cfg.use_depth,
+                                 detector=detector)
+        return PosePipeline(est, est.box_source, name, model_dir)
+    from hoi_perception.bodypose.bodypose3dnet import BodyPose3DNetEstimator
+
+    if engine is None:
+        from hoi_perception.engine import create_engine, load_contract
+
+        if not cfg.model_path or not Path(cfg.model_path).is_file():
+            raise ValueError(f"backend bodypose3dnet needs 'model_path' to name an ONNX model or engine, got "
+                             f"{cfg.model_path!r} (engines/README.md says where to get it)")
+        engine = create_engine(cfg.model_path, load_contract("bodypose3dnet"), backend=cfg.engine)
+    est = BodyPose3DNetEstimator(engine, box_source=box_source, use_depth=cfg.use_depth)
+    return PosePipeline(est, box_source, name, model_dir)
+
+
+class EmptyStreak:
+    """Counts frames in a row without a person; ``update`` is True exactly once
+    per streak, when it reaches ``frames`` (the caller logs then)."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = int(frames)
+        self.run = 0
+        self.reported = 0  # streaks reported so far
+
+    def update(self, people: int) -> bool:
+        if people > 0:
+            self.run = 0
+            return False
+        self.run += 1
+        if self.frames > 0 and self.run == self.frames:
+            self.reported += 1
+            return True
+        return False

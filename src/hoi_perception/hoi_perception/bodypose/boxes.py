@@ -1,52 +1,28 @@
-"""Person box sources: the BlazePose detector (blazepose.BlazePoseDetector),
-3D person tracks projected into the camera, or an external 2D detector."""
+"""Person box sources fed from outside: 3D person tracks projected into the
+camera, or an external 2D detector (the detectors themselves: hog_detector.py,
+blazepose_detector.py)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from hoi_perception.bodypose.types import PersonBox
+from hoi_perception.geometry.box3d import box_corners
 from hoi_perception.geometry.camera import project_points
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Track3D:
-    """A 3D box in the world frame, in the convention of hoi_perception.scene
-    (OV world, as Sparse4D): centre x, y, z at the centroid, w along the
-    box's own x, l along its y, h along z, yaw about world +z."""
-
-    track_id: int
-    x: float
-    y: float
-    z: float
-    w: float
-    l: float  # noqa: E741 - the field name of Sparse4D/AI City boxes
-    h: float
-    yaw: float
-    class_name: str = "person"
-    score: float = 1.0
-
-
-def box_corners(t: Any) -> NDArray[np.float64]:
-    """8 corners (8, 3) in the world of anything with x, y, z, w, l, h, yaw."""
-    c, s = np.cos(t.yaw), np.sin(t.yaw)
-    dx, dy, dz = 0.5 * t.w, 0.5 * t.l, 0.5 * t.h
-    local = np.array([[sx * dx, sy * dy, sz * dz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
-    rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-    return local @ rot.T + np.array([t.x, t.y, t.z])
-
-
 class ProjectedTrackBoxSource:
     """3D person tracks (e.g. Sparse4D in ``world``) projected into one camera.
 
+    Tracks are geometry.box3d.Box3D (anything with ``box()`` -> x, y, z, w, l,
+    h, yaw, ``class_name``, ``score``, ``track_id``).
     ``set_tracks(tracks, camera_from_world)`` before each ``boxes`` call; the
     resulting PersonBox carries the track id so the HumanTracker reuses it.
     Boxes wholly behind the camera or outside the image are dropped; partly
@@ -71,9 +47,9 @@ class ProjectedTrackBoxSource:
         h_img, w_img = rgb.shape[:2]
         out = []
         for t in self._tracks:
-            corners = box_corners(t)
+            corners = box_corners(np.asarray(t.box(), dtype=np.float64))[0]
             if self.z_is_bottom:
-                corners[:, 2] += 0.5 * t.h
+                corners[:, 2] += 0.5 * t.box()[5]
             pc = corners @ self._cam_from_world[:3, :3].T + self._cam_from_world[:3, 3]
             if np.any(pc[:, 2] <= 0.05):
                 continue  # straddles or behind the camera plane: the projection is meaningless

@@ -332,9 +332,3 @@ def encode_compressed(
         raise ImageConversionError(f"OpenCV could not encode {encoding} as {fmt}", "encode_failed")
     fields = {"format": f"{encoding}; {fmt} compressed {target}"}
     return _fill(msg, factory, ndarray_data, fields, out.reshape(-1))
-
-
-def stamp_ns_of(msg: Any) -> int:
-    """header.stamp of a message (rclpy or rosbags) as integer nanoseconds."""
-    s = msg.header.stamp
-    return int(s.sec) * 1_000_000_000 + int(s.nanosec)

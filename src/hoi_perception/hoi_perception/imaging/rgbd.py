@@ -24,8 +24,8 @@ from hoi_perception.imaging.encodings import (
     ImageConversionError,
     image_to_depth,
     image_to_rgb8,
-    stamp_ns_of,
 )
+from hoi_perception.sync.stamps import header_ns
 
 
 class IngestError(ImageConversionError):
@@ -156,7 +156,7 @@ class RgbdIngest(_Counted):
     def from_messages(self, image: Any, depth: Any, info: Any) -> RgbdFrame:
         try:
             intr = intrinsics_from_info(info)
-            stamp, depth_stamp = stamp_ns_of(image), stamp_ns_of(depth)
+            stamp, depth_stamp = header_ns(image), header_ns(depth)
             _check_stamp(stamp, "colour image")
             _check_stamp(depth_stamp, "depth image")
             rgb = image_to_rgb8(image)
@@ -217,7 +217,7 @@ class CameraIngest(_Counted):
     def from_messages(self, image: Any, info: Any) -> CameraFrame:
         try:
             intr = intrinsics_from_info(info)
-            stamp = stamp_ns_of(image)
+            stamp = header_ns(image)
             _check_stamp(stamp, "image")
             rgb = image_to_rgb8(image)
             _check_info_size(intr, rgb.shape[0], rgb.shape[1])

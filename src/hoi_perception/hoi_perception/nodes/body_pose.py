@@ -19,111 +19,120 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
-from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 from hoi_msgs.msg import Detection2DArray, HumanPose3DArray, TrackedObject3DArray
-from hoi_perception.bodypose.boxes import ExternalBoxSource, ProjectedTrackBoxSource, Track3D
+from hoi_perception.bodypose.box_sources import BACKENDS, BOX_SOURCES, EmptyStreak
+from hoi_perception.bodypose.boxes import ExternalBoxSource, ProjectedTrackBoxSource
+from hoi_perception.bodypose.hog_detector import DEFAULT_UPSCALE
 from hoi_perception.bodypose.types import PersonBox
-from hoi_perception.geometry.rotations import invert_transform, quat_to_yaw
+from hoi_perception.geometry.tf_buffer import TfError
 from hoi_perception.imaging.encodings import ImageConversionError, numpy_to_image
 from hoi_perception.imaging.rgbd import CameraIngest, RgbdIngest
 from hoi_perception.render.skeleton import draw_banner, draw_pose
-from hoi_perception.ros.conversions import human_pose_msg
+from hoi_perception.ros.conversions import box3d_from_msg, human_pose_msg
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.markers import skeleton_markers
 from hoi_perception.ros.node_main import run_node
-from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
+from hoi_perception.ros.parameters import Param, declare_parameters
+from hoi_perception.ros.qos import reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
-from hoi_perception.ros.tf import StaticTransforms, TransformBroadcaster, transform_stamped
+from hoi_perception.ros.tf import TfListener, TransformBroadcaster, transform_stamped
 from hoi_perception.ros.time import ns_from_stamp
 from hoi_perception.skeleton.bodypose34 import SKELETON_NAME
 from hoi_perception.skeleton.frames import hand_frames, root_frame
 from hoi_perception.sync.approximate import SyncedSet
+from hoi_perception.sync.nearest import NearestStampBuffer
 
-BACKENDS = ("blazepose", "bodypose3dnet")
+# The node's parameters and their defaults (the one place they live; config/body_pose.yaml only
+# holds values that differ).
+PARAMETERS = (
+    Param("backend", "blazepose", "pose estimator: BlazePose GHUM on the CPU, or BodyPose3DNet on the engine "
+          "layer (model_path)", choices=BACKENDS),
+    Param("model_path", "", "BodyPose3DNet ONNX model or TensorRT engine (engines/README.md); backend bodypose3dnet"),
+    Param("engine", "auto", "engine backend for BodyPose3DNet", choices=("auto", "onnxruntime", "tensorrt")),
+    Param("blazepose_model_dir", "", "folder holding pose_detection.tflite and pose_landmark_full.tflite; empty: "
+          "$HOI_BLAZEPOSE_DIR, else blazepose/ under the models folder (hoi_perception.paths)"),
+    Param("box_source", "default", "where person boxes come from; default: hog+blazepose for blazepose, hog for "
+          "bodypose3dnet (BodyPose3DNet has no detector of its own)", choices=("default", *BOX_SOURCES)),
+    Param("hog_upscale", DEFAULT_UPSCALE, "HOG box source: the frame is enlarged by this first (people under "
+          "~96 px tall need > 1)", 0.25, 4.0),
+    Param("no_people_warn_frames", 30, "log once when this many frames in a row have nobody (0: never)", 0, 1000000),
+    Param("image_topic", "/zed/zed_node/left/image_rect_color", "RGB(A)/BGR(A)/mono image topic"),
+    Param("depth_topic", "/zed/zed_node/depth/depth_registered", "depth image registered to the image (32FC1 m or "
+          "16UC1 mm); empty: no depth"),
+    Param("camera_info_topic", "/zed/zed_node/left/camera_info", "intrinsics of the image"),
+    Param("use_depth", True, "correct each person's metric scale from the depth image where available"),
+    Param("max_people", 4, "people per frame at most (landmark runs cost ~15 ms each on 2 cores)", 1, 64),
+    Param("min_score", 0.3, "people below this pose score are not published", 0.0, 1.0),
+    Param("min_joint_confidence", 0.3, "joints drawn and used for markers above this confidence", 0.0, 1.0),
+    Param("max_rate_hz", 0.0, "process at most this many frames per second (0: every synchronized frame)",
+          0.0, 1000.0),
+    Param("publish_tf", True, "broadcast human_<id> and human_<id>_left_hand / _right_hand on /tf"),
+    Param("publish_annotated", True, "publish ~/annotated (built only while someone subscribes)"),
+    Param("tracker_max_age_s", 1.0, "a person unseen this long loses their track id, seconds", 0.0, 3600.0),
+    Param("tracks_topic", "/hoi/tracks", "box_source projected_tracks: hoi_msgs/TrackedObject3DArray in world_frame"),
+    Param("world_frame", "world", "box_source projected_tracks: the tracks' frame (looked up in TF at each "
+          "image stamp)", read_only=False),
+    Param("detections_topic", "/detections", "box_source external: hoi_msgs/Detection2DArray"),
+    Param("report_path", "", "write the summary (frames, people, latency, counters) as JSON here at shutdown"),
+    Param("box_match_tolerance_s", 0.05, "external boxes / tracks are used only this close to the image stamp, "
+          "seconds", 0.0, 10.0),
+)
+# ZED frames: image, depth and camera_info share a stamp; replays should not drop frames
+SYNC_DEFAULTS = SyncConfig(queue_size=15, qos_depth=5, qos_reliability="reliable", max_interval_s=0.02,
+                           inter_message_lower_bound_s=0.02, stream_policy="wait", reset_threshold_s=1.0)
 
 
-def make_estimator(node: Node) -> tuple[Any, Any]:
-    """The estimator the parameters ask for, and its box source (None: the
-    backend's own). Imports stay lazy (litert, onnxruntime)."""
-    backend = node.get_parameter("backend").value
-    box_source_name = str(node.get_parameter("box_source").value)
-    box_source = None
-    if box_source_name not in ("", "default"):
-        from hoi_perception.bodypose import box_sources
+def make_pipeline(node: Node) -> Any:
+    """The estimator and box source the parameters ask for, built once by the
+    one factory (bodypose.box_sources.make_pose_pipeline)."""
+    from hoi_perception.bodypose.box_sources import PosePipelineConfig, make_pose_pipeline
 
-        box_source = box_sources.make_box_source(box_source_name)
-    use_depth = bool(node.get_parameter("use_depth").value)
-    if backend == "blazepose":
-        from hoi_perception.bodypose import BlazePoseEstimator
-
-        model_dir = str(node.get_parameter("blazepose_model_dir").value) or None
-        return BlazePoseEstimator(model_dir=model_dir, max_people=int(node.get_parameter("max_people").value),
-                                  box_source=box_source, use_depth=use_depth), box_source
-    from hoi_perception.bodypose import BodyPose3DNetEstimator
-    from hoi_perception.engine import create_engine, load_contract
-
-    model_path = str(node.get_parameter("model_path").value)
-    if not model_path or not Path(model_path).is_file():
-        raise ValueError(f"backend bodypose3dnet needs 'model_path' to name an ONNX model or engine, got {model_path!r}"
-                         " (engines/README.md says where to get it)")
-    engine = create_engine(model_path, load_contract("bodypose3dnet"), backend=str(node.get_parameter("engine").value))
-    node.get_logger().info(f"BodyPose3DNet engine: {engine.backend_name}")
-    return BodyPose3DNetEstimator(engine, box_source=box_source, use_depth=use_depth), box_source
+    g = node.get_parameter
+    cfg = PosePipelineConfig(backend=str(g("backend").value), box_source=str(g("box_source").value),
+                             blazepose_model_dir=str(g("blazepose_model_dir").value),
+                             model_path=str(g("model_path").value), engine=str(g("engine").value),
+                             max_people=int(g("max_people").value), use_depth=bool(g("use_depth").value),
+                             hog={"upscale": float(g("hog_upscale").value)})
+    pipeline = make_pose_pipeline(cfg)
+    if cfg.backend == "bodypose3dnet":
+        node.get_logger().info(f"BodyPose3DNet engine: {pipeline.estimator.engine.backend_name}")
+    return pipeline
 
 
 class BodyPoseNode(Node):
     def __init__(self) -> None:
         super().__init__("body_pose")
-        p = self.declare_parameter
-        p("backend", "blazepose")
-        p("model_path", "")
-        p("engine", "auto")
-        p("blazepose_model_dir", "")
-        p("box_source", "default")
-        p("image_topic", "/zed/zed_node/left/image_rect_color")
-        p("depth_topic", "/zed/zed_node/depth/depth_registered")
-        p("camera_info_topic", "/zed/zed_node/left/camera_info")
-        p("use_depth", True)
-        p("max_people", 4)
-        p("min_score", 0.3)
-        p("min_joint_confidence", 0.3)
-        p("max_rate_hz", 0.0)
-        p("publish_tf", True)
-        p("publish_annotated", True)
-        p("tracker_max_age_s", 1.0)
-        p("tracks_topic", "/hoi/tracks")  # box_source projected_tracks: Sparse4D tracks in world_frame
-        p("world_frame", "world")
-        p("detections_topic", "/detections")  # box_source external: hoi_msgs/Detection2DArray
-        p("box_match_tolerance_s", 0.05)  # external boxes / tracks are used only this close to the image stamp
-        backend = self.get_parameter("backend").value
-        if backend not in BACKENDS:
-            raise ValueError(f"parameter 'backend' must be one of {BACKENDS}, got {backend!r}")
+        declare_parameters(self, PARAMETERS)
+        SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
+        self.report_path = str(self.get_parameter("report_path").value)
         self.min_score = float(self.get_parameter("min_score").value)
         self.min_conf = float(self.get_parameter("min_joint_confidence").value)
         rate = float(self.get_parameter("max_rate_hz").value)
-        if rate < 0 or not 0 <= self.min_score <= 1:
-            raise ValueError("max_rate_hz must be >= 0 and min_score in [0, 1]")
         self.min_period_ns = int(1e9 / rate) if rate > 0 else 0
-        self.estimator, self.box_source = make_estimator(self)
-        self.box_tolerance_ns = int(float(self.get_parameter("box_match_tolerance_s").value) * 1e9)
+        self.pipeline = make_pipeline(self)
+        self.estimator, self.box_source = self.pipeline.estimator, self.pipeline.box_source
+        self.box_source_name = self.pipeline.box_source_name
+        self.empty = EmptyStreak(int(self.get_parameter("no_people_warn_frames").value))
+        box_tolerance_ns = int(float(self.get_parameter("box_match_tolerance_s").value) * 1e9)
         self.box_inputs_missing = 0
-        self._box_msgs: deque[Any] = deque(maxlen=30)
-        self.static_tf = StaticTransforms()
+        self.tf_missing = 0
+        self._box_msgs: NearestStampBuffer[Any] = NearestStampBuffer(box_tolerance_ns, maxlen=30)
+        self.tf_listener: TfListener | None = None
         if isinstance(self.box_source, ProjectedTrackBoxSource):
             self.create_subscription(TrackedObject3DArray, str(self.get_parameter("tracks_topic").value),
-                                     lambda m: self._box_msgs.append(m), reliable_qos(10))
-            self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
+                                     self.on_box_msg, reliable_qos(10))
+            # /tf and /tf_static over time: a camera on a moving robot is looked up at each image's stamp
+            self.tf_listener = TfListener(self)
         elif isinstance(self.box_source, ExternalBoxSource):
             self.create_subscription(Detection2DArray, str(self.get_parameter("detections_topic").value),
-                                     lambda m: self._box_msgs.append(m), reliable_qos(10))
+                                     self.on_box_msg, reliable_qos(10))
         from hoi_perception.bodypose import HumanTracker
 
         self.tracker = HumanTracker(max_age_ns=int(float(self.get_parameter("tracker_max_age_s").value) * 1e9))
@@ -133,7 +142,7 @@ class BodyPoseNode(Node):
         topics = [(Image, self.get_parameter("image_topic").value)]
         if self.use_depth:
             topics.append((Image, self.get_parameter("depth_topic").value))
-        sync_cfg = SyncConfig.declare(self, "sync")
+        sync_cfg = SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
         self.sync = TopicSynchronizer(self, topics, self.on_set, sync_cfg)
         # Intrinsics are static: keep the latest CameraInfo rather than making it
         # a synchronized stream, where one lost info sample would cost a frame.
@@ -160,13 +169,14 @@ class BodyPoseNode(Node):
         self.depth_frames = 0
         self.latency_ms: list[float] = []
         self.last_processed_ns = 0
-        self.source = getattr(self.estimator, "backend_name", backend)
+        self.source = getattr(self.estimator, "backend_name", self.get_parameter("backend").value)
         self.diag = DiagnosticsPublisher(self)
         self.diag.add("input", self.input_monitor.status)
         self.diag.add("pose", self.output_monitor.status)
         self.diag.add("synchronizer", self.sync_status)
         prefix = "STAND-IN " if str(self.source).startswith("stand-in:") else ""
-        self.get_logger().info(f"{prefix}body pose backend {self.source}; inputs: {', '.join(t for _, t in topics)}")
+        self.get_logger().info(f"{prefix}body pose backend {self.source}, box source {self.box_source_name}; "
+                               f"inputs: {', '.join(t for _, t in topics)}")
 
     def sync_status(self) -> tuple[bytes, str, dict[str, object]]:
         from hoi_perception.ros.diagnostics import OK, WARN
@@ -174,6 +184,7 @@ class BodyPoseNode(Node):
         st = self.sync.stats()
         values = {"sets": st.emitted_sets, "dropped": st.dropped_total(), "bad_input": self.bad_input,
                   "missing_camera_info": self.missing_info, "frames_without_box_input": self.box_inputs_missing,
+                  "frames_without_transform": self.tf_missing,
                   "skipped_rate_limit": self.skipped_rate}
         return (WARN if self.bad_input else OK), f"{st.emitted_sets} sets", values
 
@@ -186,39 +197,34 @@ class BodyPoseNode(Node):
             for s in held:
                 self.on_set(s)
 
-    def on_tf_static(self, msg: TFMessage) -> None:
-        for t in msg.transforms:
-            try:
-                self.static_tf.add(t)
-            except ValueError as e:
-                self.bad_input += 1
-                self.get_logger().warning(f"/tf_static: {e}")
+    def on_box_msg(self, msg: Any) -> None:
+        self._box_msgs.add(ns_from_stamp(msg.header.stamp), msg)
 
     def feed_box_source(self, stamp_ns: int, camera_frame: str) -> None:
         """Hand the external detections / projected tracks nearest the image
         stamp to the box source (none within tolerance: no boxes, counted)."""
-        best = min(self._box_msgs, key=lambda m: abs(ns_from_stamp(m.header.stamp) - stamp_ns), default=None)
-        if best is None or abs(ns_from_stamp(best.header.stamp) - stamp_ns) > self.box_tolerance_ns:
+        best = self._box_msgs.nearest(stamp_ns)
+        if best is None:
             self.box_inputs_missing += 1
-            best = None
         if isinstance(self.box_source, ExternalBoxSource):
             dets = [] if best is None else [
                 PersonBox(d.box.x_min, d.box.y_min, d.box.x_max, d.box.y_max, float(d.score),
                           track_id=int(d.track_id) or None) for d in best.detections]
             self.box_source.set_detections(dets)
             return
-        world_from_cam = self.static_tf.lookup(str(self.get_parameter("world_frame").value), camera_frame)
-        if world_from_cam is None:
-            self.box_inputs_missing += 1
+        assert self.tf_listener is not None
+        world_frame = str(self.get_parameter("world_frame").value)
+        try:
+            # tracks are in world_frame at their own stamp; the camera is wherever it was at the image's
+            cam_from_world = self.tf_listener.buffer.lookup(camera_frame, world_frame, stamp_ns)
+        except TfError as e:
+            self.tf_missing += 1
+            self.get_logger().warning(f"projected tracks: no transform {world_frame} -> {camera_frame} at the image "
+                                      f"stamp: {e} ({self.tf_missing} frames so far)", throttle_duration_sec=2.0)
             self.box_source.set_tracks([], np.eye(4))
             return
-        tracks = [] if best is None else [
-            Track3D(track_id=int(o.track_id), x=o.pose.position.x, y=o.pose.position.y, z=o.pose.position.z,
-                    w=o.size.x, l=o.size.y, h=o.size.z, class_name=o.class_label, score=float(o.score),
-                    yaw=float(quat_to_yaw([o.pose.orientation.x, o.pose.orientation.y, o.pose.orientation.z,
-                                           o.pose.orientation.w])))
-            for o in best.objects]
-        self.box_source.set_tracks(tracks, invert_transform(world_from_cam))
+        tracks = [] if best is None else [box3d_from_msg(o) for o in best.objects]
+        self.box_source.set_tracks(tracks, cam_from_world)
 
     def on_set(self, s: SyncedSet) -> None:
         self.input_monitor.tick()
@@ -269,6 +275,11 @@ class BodyPoseNode(Node):
             self.pub_img.publish(self.annotate(frame.rgb, results, ids, header))
         self.frames += 1
         self.people += len(results)
+        if self.empty.update(len(results)):
+            self.get_logger().warning(
+                f"no person found in {self.empty.frames} frames in a row with box source {self.box_source_name} "
+                f"(backend {self.source}); people too small or too far for it? try box_source:=hog or a lower "
+                "min_score")
         self.depth_frames += int(any(r.depth_used for r in results))
         ms = (time.perf_counter() - t0) * 1e3
         self.latency_ms.append(ms)
@@ -295,6 +306,18 @@ class BodyPoseNode(Node):
         msg.header = header
         return msg
 
+    def report(self) -> dict[str, object]:
+        lat = np.array(self.latency_ms) if self.latency_ms else np.zeros(1)
+        st = self.sync.stats()
+        return {"source": self.source, "box_source": self.box_source_name, "frames": self.frames,
+                "people": self.people, "depth_frames": self.depth_frames, "track_ids": len(self.track_ids),
+                "latency_ms_p50": float(np.percentile(lat, 50)), "latency_ms_p90": float(np.percentile(lat, 90)),
+                "sets": st.emitted_sets, "sync_dropped": st.dropped_total(), "bad_input": self.bad_input,
+                "missing_camera_info": self.missing_info, "skipped_rate_limit": self.skipped_rate,
+                "frames_without_box_input": self.box_inputs_missing, "frames_without_transform": self.tf_missing,
+                "empty_streaks_reported": self.empty.reported,
+                "estimator_counters": dict(getattr(self.estimator, "counters", {}))}
+
     def summary(self) -> str:
         lat = np.array(self.latency_ms) if self.latency_ms else np.zeros(1)
         st = self.sync.stats()
@@ -307,7 +330,7 @@ class BodyPoseNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_node(BodyPoseNode, "body_pose", lambda node: node.summary(), argv)
+    return run_node(BodyPoseNode, "body_pose", lambda node: node.summary(), argv, json_report=BodyPoseNode.report)
 
 
 if __name__ == "__main__":

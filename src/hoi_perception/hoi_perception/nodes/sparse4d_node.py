@@ -4,8 +4,10 @@ Thin shell over :class:`hoi_perception.sparse4d.Sparse4DTracker` (no tensor
 layouts here): synchronizes the group's cameras (``/cameras/<name>/image_raw``,
 "partial" stream policy: a dropped frame becomes None for that camera), takes
 intrinsics from ``/cameras/<name>/camera_info`` and extrinsics world -> optical
-frame from ``/tf_static`` (read here, tf2_ros is not available) or from an MTMC
-``calibration.json``, runs the tracker and publishes:
+frame from TF (/tf_static or /tf, looked up at the set's stamp by
+geometry/tf_buffer.py; tf2_ros is not on PyPI) or from an MTMC
+``calibration.json``, runs the tracker and publishes (the queue of sets waiting
+for calibration and the stand-in's ground-truth pairing: sparse4d/set_queue.py):
 
 * ``/hoi/tracks`` hoi_msgs/TrackedObject3DArray (frame ``world``, stamp of the set,
   ``source`` = the engine's backend name, ``camera_group`` set);
@@ -33,7 +35,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,6 @@ from typing import Any
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
-from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 from hoi_msgs.msg import TrackedObject3DArray
@@ -56,9 +56,10 @@ from hoi_perception.ros.conversions import (
 from hoi_perception.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.markers import track_markers
 from hoi_perception.ros.node_main import run_node
-from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
+from hoi_perception.ros.parameters import Param, declare_parameters
+from hoi_perception.ros.qos import reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
-from hoi_perception.ros.tf import StaticTransforms, TransformBroadcaster, transform_stamped
+from hoi_perception.ros.tf import TfListener, TransformBroadcaster, transform_stamped
 from hoi_perception.ros.time import ns_from_stamp, stamp_from_ns
 from hoi_perception.sparse4d import (
     GtBox,
@@ -70,11 +71,61 @@ from hoi_perception.sparse4d import (
     StepResult,
     Track3D,
 )
+from hoi_perception.sparse4d.set_queue import (
+    BuildTracker,
+    CalibrationGate,
+    Intrinsics,
+    PendingSet,
+    Problem,
+    SetQueue,
+)
 from hoi_perception.sync.approximate import SyncedSet
+from hoi_perception.sync.nearest import NearestStampBuffer
 
 TRACKS_TOPIC = "/hoi/tracks"
 MARKERS_TOPIC = "/hoi/markers/tracks"
 GT_TRACKS_TOPIC = "/ground_truth/tracks"
+
+# The node's parameters and their defaults (the one place they live; config/sparse4d.yaml only holds
+# values that differ).
+PARAMETERS = (
+    Param("cameras", ["cam_00", "cam_01", "cam_02", "cam_03"], "the camera group's cameras, in the order the "
+          "model sees them (at most 20)"),
+    Param("camera_group", "bev_group_0", "name of the camera (BEV) group, published in each track"),
+    Param("image_topic", "/cameras/{camera}/image_raw", "image topic pattern; {camera} is each camera's name"),
+    Param("camera_info_topic", "/cameras/{camera}/camera_info", "camera_info topic pattern; {camera} as above"),
+    Param("image_reliability", "best_effort", "best_effort matches every camera driver; reliable loses no frame of "
+          "a reliable publisher (the bag player)", choices=("best_effort", "reliable")),
+    Param("model_path", "", "ONNX model or TensorRT plan satisfying the sparse4d contract; EMPTY = the labelled "
+          "noisy-ground-truth STAND-IN fed from standin_gt_topic"),
+    Param("backend", "auto", "engine backend (auto, onnxruntime, tensorrt or onnxruntime:<provider>)"),
+    Param("num_threads", 0, "pre-processing threads, 0 = one per camera", 0, 256),
+    Param("world_frame", "world", "frame of the published tracks; camera extrinsics are looked up in TF from it"),
+    Param("calibration_path", "", "an MTMC_Tracking_2025 calibration.json giving intrinsics and extrinsics "
+          "(camera names = its sensor ids) instead of camera_info and TF"),
+    Param("origin_xy", [0.0, 0.0], "BEV group origin [x, y] of a recentred model (config/camera_groups.yaml)"),
+    Param("score_threshold", 0.2, "cls score a track needs to be reported (TAO tracking_threshold)", 0.0, 1.0),
+    Param("reset_gap_s", 2.0, "a gap longer than this resets the instance bank (time backwards always does), "
+          "seconds", 0.001, 3600.0),
+    Param("tracks_topic", TRACKS_TOPIC, "hoi_msgs/TrackedObject3DArray output"),
+    Param("markers_topic", MARKERS_TOPIC, "visualization_msgs/MarkerArray output"),
+    Param("publish_markers", True, "publish track markers"),
+    Param("publish_tf", False, "broadcast world -> track_<id> per track on /tf"),
+    Param("report_period_s", 5.0, "progress log line period, seconds (0: none)", 0.0, 3600.0),
+    Param("report_path", "", "write the summary (counters, latency split, resets) as JSON here at shutdown"),
+    Param("standin_gt_topic", GT_TRACKS_TOPIC, "stand-in only: ground-truth TrackedObject3DArray topic"),
+    Param("standin_gt_tolerance_s", 0.02, "stand-in only: ground truth within this of the set's stamp is its "
+          "frame, seconds", 1e-6, 10.0),
+    Param("max_pending_sets", 10, "sets held while calibration (or the stand-in's ground truth) is on the way",
+          1, 10000),
+    Param("standin_seed", 0, "stand-in only: random seed", 0, 2**31 - 1),
+    Param("standin_dropout_prob", 0.05, "stand-in only: probability an object is missed in a frame", 0.0, 1.0),
+    Param("standin_pos_sigma_m", 0.05, "stand-in only: position noise, metres", 0.0, 100.0),
+)
+# the cameras of one set lie within 50 ms; a dropped camera frame becomes None, not a stall;
+# a bag loop resets the synchronizer instead of stalling it
+SYNC_DEFAULTS = SyncConfig(queue_size=10, qos_depth=5, max_interval_s=0.05, age_penalty=0.1,
+                           stream_policy="partial", stream_timeout_s=0.5, reset_threshold_s=1.0)
 
 # ------------------------------------------------------------------ latency bookkeeping
 
@@ -98,48 +149,38 @@ class LatencyStats:
         return {k: (self.sums.get(k, 0.0) / self.count if self.count else 0.0) for k in self.keys}
 
 
-@dataclass
-class _PendingSet:
-    stamp_ns: int
-    images: list[np.ndarray | None]
-    decode_ms: float
-
-
 # ------------------------------------------------------------------ the node
 
 
 class Sparse4DNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("sparse4d_node", **kwargs)
-        dp = self.declare_parameter
-        self.cameras = [str(c) for c in dp("cameras", ["cam_00", "cam_01", "cam_02", "cam_03"]).value]
-        self.camera_group = str(dp("camera_group", "bev_group_0").value)
-        self.model_path = str(dp("model_path", "").value)
-        self.backend = str(dp("backend", "auto").value)
-        self.world_frame = str(dp("world_frame", "world").value)
-        self.calibration_path = str(dp("calibration_path", "").value)
-        self.image_topic_fmt = str(dp("image_topic", "/cameras/{camera}/image_raw").value)
-        self.info_topic_fmt = str(dp("camera_info_topic", "/cameras/{camera}/camera_info").value)
-        self.tracks_topic = str(dp("tracks_topic", TRACKS_TOPIC).value)
-        self.markers_topic = str(dp("markers_topic", MARKERS_TOPIC).value)
-        self.publish_markers = bool(dp("publish_markers", True).value)
-        self.publish_tf = bool(dp("publish_tf", False).value)
-        self.score_threshold = float(dp("score_threshold", 0.2).value)
-        self.reset_gap_s = float(dp("reset_gap_s", 2.0).value)
-        origin = [float(v) for v in dp("origin_xy", [0.0, 0.0]).value]
-        num_threads = int(dp("num_threads", 0).value)
-        self.gt_topic = str(dp("standin_gt_topic", GT_TRACKS_TOPIC).value)
-        self.gt_tolerance_ns = int(float(dp("standin_gt_tolerance_s", 0.02).value) * 1e9)
-        # Sets held while calibration (camera_info, /tf_static) or, for the stand-in, their ground truth is
-        # still on the way; beyond this the oldest is dropped (calibration) or stepped without it (ground truth).
-        self.max_pending = int(dp("max_pending_sets", 10).value)
-        standin_seed = int(dp("standin_seed", 0).value)
-        standin_dropout = float(dp("standin_dropout_prob", 0.05).value)
-        standin_pos_sigma = float(dp("standin_pos_sigma_m", 0.05).value)
-        report_period = float(dp("report_period_s", 5.0).value)
-        # best_effort matches every camera driver (sensor-data QoS); reliable loses no frame of a
-        # reliable publisher such as the bag player (large best-effort images do get lost in DDS).
-        self.image_reliability = str(dp("image_reliability", "best_effort").value)
+        v = declare_parameters(self, PARAMETERS)
+        self.cameras = [str(c) for c in v["cameras"]]
+        self.camera_group = str(v["camera_group"])
+        self.model_path = str(v["model_path"])
+        self.backend = str(v["backend"])
+        self.world_frame = str(v["world_frame"])
+        self.calibration_path = str(v["calibration_path"])
+        self.image_topic_fmt = str(v["image_topic"])
+        self.info_topic_fmt = str(v["camera_info_topic"])
+        self.tracks_topic = str(v["tracks_topic"])
+        self.markers_topic = str(v["markers_topic"])
+        self.publish_markers = bool(v["publish_markers"])
+        self.publish_tf = bool(v["publish_tf"])
+        self.score_threshold = float(v["score_threshold"])
+        self.reset_gap_s = float(v["reset_gap_s"])
+        origin = [float(x) for x in v["origin_xy"]]
+        num_threads = int(v["num_threads"])
+        self.gt_topic = str(v["standin_gt_topic"])
+        self.gt_tolerance_ns = int(float(v["standin_gt_tolerance_s"]) * 1e9)
+        self.max_pending = int(v["max_pending_sets"])
+        standin_seed = int(v["standin_seed"])
+        standin_dropout = float(v["standin_dropout_prob"])
+        standin_pos_sigma = float(v["standin_pos_sigma_m"])
+        report_period = float(v["report_period_s"])
+        self.report_path = str(v["report_path"])
+        self.image_reliability = str(v["image_reliability"])
         self._validate(origin, num_threads, standin_dropout, standin_pos_sigma, report_period)
         self.standin = not self.model_path
 
@@ -177,9 +218,7 @@ class Sparse4DNode(Node):
 
         # state
         self.tracker: Sparse4DTracker | None = None
-        self.k: dict[str, tuple[np.ndarray, int, int, str]] = {}  # camera -> (K, width, height, frame_id)
         self.calibration: dict[str, PinholeCamera] = {}
-        self.static_tf = StaticTransforms()
         self.counters: dict[str, int] = {
             "sets": 0, "partial_sets": 0, "frames": 0, "tracks": 0, "resets": 0, "bad_encoding": 0,
             "bad_image": 0, "size_mismatch": 0, "missing_camera_info": 0, "bad_camera_info": 0,
@@ -191,13 +230,17 @@ class Sparse4DNode(Node):
         self.latency = LatencyStats()
         self.input_rate = RateMonitor()
         self.output_rate = RateMonitor()
-        self._gt_frames: deque[tuple[int, list[GtBox]]] = deque(maxlen=64)
-        self._pending: deque[_PendingSet] = deque()
         self._last_gt_ns: int | None = None
         self._warned: set[str] = set()
 
         if self.calibration_path:
             self._load_calibration(self.calibration_path)
+        # extrinsics world -> each camera's optical frame from /tf and /tf_static (over time)
+        # (a transform arriving late releases the sets waiting for it)
+        self.tf_listener = TfListener(self, on_update=self._flush_pending)
+        self.gate = CalibrationGate(self.cameras, self.world_frame, self.tf_listener.buffer, self.calibration)
+        self.queue = SetQueue(self.gate, self.max_pending,
+                              NearestStampBuffer(self.gt_tolerance_ns, maxlen=64) if self.standin else None)
 
         qos_out = reliable_qos(10)
         self.pub_tracks = self.create_publisher(TrackedObject3DArray, self.tracks_topic, qos_out)
@@ -205,15 +248,12 @@ class Sparse4DNode(Node):
             else None
         self.tf_broadcaster = TransformBroadcaster(self) if self.publish_tf else None
 
-        sync_defaults = SyncConfig(qos_depth=5, max_interval_s=0.05, stream_policy="partial", stream_timeout_s=0.5,
-                                   reset_threshold_s=1.0)
-        sync_cfg = SyncConfig.declare(self, "sync", sync_defaults)
+        sync_cfg = SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
         depth = max(1, int(sync_cfg.qos_depth))
         image_qos = reliable_qos(depth) if self.image_reliability == "reliable" else sensor_data_qos(depth)
         for cam in self.cameras:
             self.create_subscription(CameraInfo, self.info_topic_fmt.format(camera=cam),
                                      lambda m, cam=cam: self.on_camera_info(cam, m), image_qos)
-        self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
         if self.standin:
             self.create_subscription(TrackedObject3DArray, self.gt_topic, self.on_ground_truth, reliable_qos(50))
         if sync_cfg.stream_policy != "partial":
@@ -292,77 +332,46 @@ class Sparse4DNode(Node):
         except ValueError as exc:
             self._count("bad_camera_info", f"{cam}: {exc}", f"bad_camera_info:{cam}")
             return
-        frame = str(msg.header.frame_id) or f"{cam}_optical_frame"
-        entry = (k, int(msg.width), int(msg.height), frame)
-        old = self.k.get(cam)
-        if old is not None and old[1:] == entry[1:] and np.allclose(old[0], k):
+        intr = Intrinsics(k, int(msg.width), int(msg.height), str(msg.header.frame_id) or f"{cam}_optical_frame")
+        old = self.gate.intrinsics.get(cam)
+        if old is not None and old.same(intr):
             return
-        self.k[cam] = entry
-        if old is not None and self.tracker is not None and not self.calibration:
-            self.get_logger().warning(f"{cam}: camera_info changed ({old[1]}x{old[2]} -> {entry[1]}x{entry[2]}); "
-                                      "rebuilding the tracker (instance bank reset)")
+        if self.gate.set_intrinsics(cam, intr) and self.tracker is not None and not self.calibration:
+            self.get_logger().warning(f"{cam}: camera_info changed ({old.width}x{old.height} -> "
+                                      f"{intr.width}x{intr.height}); rebuilding the tracker (instance bank reset)")
             self._close_tracker()
-        if self.tracker is None:
-            self._flush_pending()
-
-    def on_tf_static(self, msg: TFMessage) -> None:
-        if not len(self.static_tf):
-            self.get_logger().info(f"/tf_static: {len(msg.transforms)} transforms")
-        for t in msg.transforms:
-            try:
-                self.static_tf.add(t)
-            except ValueError as exc:
-                self._count("bad_transform", str(exc))
         self._flush_pending()
 
     def on_ground_truth(self, msg: TrackedObject3DArray) -> None:
         stamp = ns_from_stamp(msg.header.stamp)
+        gt = self.queue.ground_truth
+        assert gt is not None
         if self._last_gt_ns is not None and stamp < self._last_gt_ns - self.gt_tolerance_ns:
             self.get_logger().info("ground truth went back in time (bag loop?): stand-in buffer cleared")
-            self._gt_frames.clear()
+            gt.clear()
         if self._last_gt_ns is None:
             self.get_logger().info(f"first ground truth for the stand-in at stamp {stamp}")
         self._last_gt_ns = stamp
         self.counters["gt_frames"] += 1
-        self._gt_frames.append((stamp, gt_boxes_from_msg(msg, self.cameras)))
+        gt.add(stamp, gt_boxes_from_msg(msg, self.cameras))
         self._flush_pending()
 
-    def _gt_for(self, stamp_ns: int) -> list[GtBox] | None:
-        best: tuple[int, list[GtBox]] | None = None
-        for s, boxes in self._gt_frames:
-            d = abs(s - stamp_ns)
-            if d <= self.gt_tolerance_ns and (best is None or d < best[0]):
-                best = (d, boxes)
-        return best[1] if best is not None else None
-
     def _flush_pending(self) -> None:
-        """Step the pending sets in order once the tracker can be built (calibration complete) and, for the
-        stand-in, their ground truth is here (or can no longer come)."""
-        while self._pending:
-            p = self._pending[0]
-            if self.tracker is None:
-                cams = self._cameras_ready(count=len(self._pending) > self.max_pending)
-                if cams is None:
-                    if len(self._pending) > self.max_pending:
-                        self._pending.popleft()  # counted by _cameras_ready
-                        continue
-                    return
-                self.tracker = Sparse4DTracker(self.engine, cams, self.tracker_params, contract=self.contract)
+        """Step the sets the queue releases (core: sparse4d/set_queue.py)."""
+        for ev in self.queue.drain():
+            if isinstance(ev, Problem):
+                self._count(ev.counter, ev.message)
+            elif isinstance(ev, BuildTracker):
+                self._close_tracker()
+                self.queue.tracker_ready = True
+                self.tracker = Sparse4DTracker(self.engine, ev.cameras, self.tracker_params, contract=self.contract)
                 self.counters["tracker_rebuilds"] += 1
                 self.get_logger().info(
-                    "tracker ready: " + ", ".join(f"{c.name} {c.width}x{c.height}" for c in cams))
-            if self.standin:
-                gt = self._gt_for(p.stamp_ns)
-                if gt is None:
-                    gt_passed = self._last_gt_ns is not None and self._last_gt_ns > p.stamp_ns + self.gt_tolerance_ns
-                    if not (gt_passed or len(self._pending) > self.max_pending):
-                        return
-                    self._count("gt_unmatched", f"no ground truth within {self.gt_tolerance_ns / 1e6:.0f} ms of "
-                                f"the set at {p.stamp_ns}: the stand-in sees no objects for it")
-                    gt = []
-                self._gt_current[:] = gt
-            self._pending.popleft()
-            self._process(p.stamp_ns, p.images, p.decode_ms)
+                    "tracker ready: " + ", ".join(f"{c.name} {c.width}x{c.height}" for c in ev.cameras))
+            else:
+                if ev.ground_truth is not None:
+                    self._gt_current[:] = ev.ground_truth
+                self._process(ev.pending.stamp_ns, ev.pending.images, ev.pending.decode_ms)
 
     def _decode(self, cam: str, msg: Image | None) -> np.ndarray | None:
         if msg is None:
@@ -378,44 +387,17 @@ class Sparse4DNode(Node):
         except (ValueError, KeyError) as exc:
             self._count("bad_encoding", f"{cam}: image dropped: {exc}", f"bad_encoding:{cam}")
             return None
-        info = self.k.get(cam)
-        if info is not None and (img.shape[1], img.shape[0]) != (info[1], info[2]):
+        info = self.gate.intrinsics.get(cam)
+        if info is not None and (img.shape[1], img.shape[0]) != (info.width, info.height):
             self._count("size_mismatch", f"{cam}: image {img.shape[1]}x{img.shape[0]} but camera_info "
-                        f"{info[1]}x{info[2]} (resized anyway)", f"size_mismatch:{cam}")
+                        f"{info.width}x{info.height} (resized anyway)", f"size_mismatch:{cam}")
         return img
-
-    def _cameras_ready(self, count: bool = True) -> list[PinholeCamera] | None:
-        """The group's cameras when intrinsics and extrinsics are all known; else None (counted if ``count``)."""
-        if self.calibration:
-            return [self.calibration[c] for c in self.cameras]
-        missing_info = [c for c in self.cameras if c not in self.k]
-        if missing_info:
-            if not count:
-                return None
-            self._count("missing_camera_info", f"no camera_info yet for {missing_info}; the oldest set beyond "
-                        "max_pending_sets was dropped")
-            return None
-        cams = []
-        missing_tf = []
-        for c in self.cameras:
-            k, w, h, frame = self.k[c]
-            m = self.static_tf.lookup(self.world_frame, frame)
-            if m is None:
-                missing_tf.append(frame)
-                continue
-            cams.append(PinholeCamera(c, w, h, k, m))
-        if missing_tf:
-            if not count:
-                return None
-            self._count("no_extrinsics", f"no /tf_static chain {self.world_frame} -> {missing_tf} "
-                        f"({len(self.static_tf)} static transforms known); sets wait, the oldest beyond max_pending_sets are dropped")
-            return None
-        return cams
 
     def _close_tracker(self) -> None:
         if self.tracker is not None:
             self.tracker.close()
             self.tracker = None
+        self.queue.invalidate()
 
     def on_set(self, s: SyncedSet) -> None:
         t0 = time.perf_counter()
@@ -427,7 +409,7 @@ class Sparse4DNode(Node):
         self.input_rate.tick()
         if all(im is None for im in images):
             self.input_rate.errors += 1
-        self._pending.append(_PendingSet(int(s.stamp_ns), images, decode_ms))
+        self.queue.push(PendingSet(int(s.stamp_ns), images, decode_ms))
         self._flush_pending()
 
     def _process(self, stamp_ns: int, images: list[np.ndarray | None], decode_ms: float) -> None:
@@ -474,6 +456,7 @@ class Sparse4DNode(Node):
     # ---------------------------------------------------------------- diagnostics and report
 
     def _bad_inputs(self) -> int:
+        self.counters["bad_transform"] = self.tf_listener.invalid
         return sum(self.counters[k] for k in ("bad_encoding", "bad_image", "bad_camera_info", "bad_transform"))
 
     def _input_status(self) -> tuple[bytes, str, dict[str, object]]:
@@ -506,6 +489,7 @@ class Sparse4DNode(Node):
             f"{self.counters['resets']} resets, mean {m['total_ms']:.1f} ms/frame")
 
     def report(self) -> dict[str, Any]:
+        self.counters["bad_transform"] = self.tf_listener.invalid
         st = self.sync.stats()
         rep: dict[str, Any] = {"camera_group": self.camera_group, "source": self.source, **self.counters,
                                "track_ids": len(self.track_ids), "sync_resets": st.resets,
@@ -520,8 +504,7 @@ class Sparse4DNode(Node):
 
     def close(self) -> None:
         # Sets still waiting for their ground truth are not stepped: the context may be shut down already.
-        self.counters["pending_at_shutdown"] = len(self._pending)
-        self._pending.clear()
+        self.counters["pending_at_shutdown"] = self.queue.clear()
         self._close_tracker()
 
 
@@ -546,7 +529,8 @@ def format_report(rep: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_node(Sparse4DNode, "sparse4d_node", lambda node: format_report(node.report()), argv)
+    return run_node(Sparse4DNode, "sparse4d_node", lambda node: format_report(node.report()), argv,
+                    json_report=Sparse4DNode.report)
 
 
 if __name__ == "__main__":

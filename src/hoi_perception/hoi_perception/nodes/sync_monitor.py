@@ -11,15 +11,14 @@ JSON with ``report_path``).
 from __future__ import annotations
 
 import importlib
-import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from rclpy.node import Node
 
 from hoi_perception.ros.diagnostics import OK, WARN, DiagnosticsPublisher
 from hoi_perception.ros.node_main import run_node
+from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.sync.approximate import SyncedSet
 
@@ -62,20 +61,34 @@ class StreamStamps:
         return (self.count - 1) / ((self.last - self.first) * 1e-9)
 
 
+PARAMETERS = (
+    Param("topics", DEFAULT_TOPICS, "topics to synchronize and watch (at most 32)"),
+    Param("types", ["sensor_msgs/msg/Image"], "message type of each topic, or one for all"),
+    Param("report_path", "", "write the report (rates, drops, set spans) as JSON here at shutdown"),
+    Param("report_period_s", 2.0, "progress log line period, seconds (0: none)", 0.0, 3600.0),
+)
+# a replay should deliver every recorded frame; cameras of one set lie within 50 ms and run at
+# <= 20 Hz; a silent camera is named missing, not waited for; a bag loop resets instead of stalling
+SYNC_DEFAULTS = SyncConfig(queue_size=10, qos_depth=10, qos_reliability="reliable", max_interval_s=0.05,
+                           age_penalty=0.1, inter_message_lower_bound_s=0.05, stream_policy="partial",
+                           stream_timeout_s=0.5, reset_threshold_s=1.0)
+
+
 class SyncMonitor(Node):
     def __init__(self) -> None:
         super().__init__("sync_monitor")
-        self.topics = list(self.declare_parameter("topics", DEFAULT_TOPICS).value)
-        types = list(self.declare_parameter("types", ["sensor_msgs/msg/Image"]).value)
-        self.report_path = str(self.declare_parameter("report_path", "").value)
-        period = float(self.declare_parameter("report_period_s", 2.0).value)
+        v = declare_parameters(self, PARAMETERS)
+        self.topics = list(v["topics"])
+        types = list(v["types"])
+        self.report_path = str(v["report_path"])
+        period = float(v["report_period_s"])
         if len(types) == 1:
             types = types * len(self.topics)
         if len(types) != len(self.topics) or not self.topics:
             raise ValueError(f"'types' must have one entry or one per topic ({len(self.topics)} topics, {len(types)} types)")
         if len(self.topics) > 32:
             raise ValueError(f"at most 32 streams, got {len(self.topics)}")
-        cfg = SyncConfig.declare(self, "sync")
+        cfg = SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
         self.stamps = [StreamStamps() for _ in self.topics]
         self.in_sets = [0] * len(self.topics)
         self.sets = 0
@@ -93,7 +106,8 @@ class SyncMonitor(Node):
         self.diagnostics = DiagnosticsPublisher(self)
         for i, topic in enumerate(self.topics):
             self.diagnostics.add(topic, lambda i=i: self.stream_status(i))
-        self.create_timer(period, self.log_progress)
+        if period > 0:
+            self.create_timer(period, self.log_progress)
         self.get_logger().info(f"synchronizing {len(self.topics)} streams: {', '.join(self.topics)}")
 
     def on_set(self, s: SyncedSet) -> None:
@@ -143,14 +157,8 @@ def format_report(rep: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    def report(node: SyncMonitor) -> str:
-        rep = node.report()
-        if node.report_path:
-            Path(node.report_path).parent.mkdir(parents=True, exist_ok=True)
-            Path(node.report_path).write_text(json.dumps(rep, indent=2))
-        return format_report(rep)
-
-    return run_node(SyncMonitor, "sync_monitor", report, argv)
+    return run_node(SyncMonitor, "sync_monitor", lambda n: format_report(n.report()), argv,
+                    json_report=SyncMonitor.report)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ Subscribes to ``gt_topic`` (default ``/ground_truth/tracks``) and ``pred_topic``
 message, and at shutdown pairs each prediction message with the ground-truth
 frame nearest in stamp (within ``match_tolerance_s``), runs
 :func:`hoi_perception.evaluation.evaluate_hota` (3D IoU, per class, TrackEval)
-and prints the table. With ``output_dir`` set it also writes ``hota.json`` and the
-AI City track 1 submission ``track1.txt`` of the predictions.
+and prints the table (pairing: evaluation/track_pairing.py). With ``output_dir``
+set it also writes ``hota.json`` and the AI City track 1 submission
+``track1.txt`` of the predictions; with ``report_path`` the same as JSON.
 
 Frames: ground-truth messages in stamp order are frames 0, 1, ...; a stamp going
 back by more than ``loop_threshold_s`` (a bag loop) starts a new pass, evaluated
@@ -24,66 +25,56 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rclpy.node import Node
 
 from hoi_msgs.msg import TrackedObject3DArray
 from hoi_perception.evaluation.hota import HotaReport, TrackTable, evaluate_hota
+from hoi_perception.evaluation.track_pairing import TrackFrame, TrackStream, pair_tracks
 from hoi_perception.ros.conversions import track_from_msg
 from hoi_perception.ros.node_main import run_node
+from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.qos import reliable_qos
 from hoi_perception.ros.time import ns_from_stamp
 from hoi_perception.sparse4d import canonical_class_name
 
-
-@dataclass
-class _Frame:
-    stamp_ns: int
-    rows: list[tuple[str, int, np.ndarray, float]]  # class, id, box, score
-
-
-@dataclass
-class _Stream:
-    """Messages of one topic split into passes at backward jumps."""
-
-    loop_threshold_ns: int
-    passes: list[list[_Frame]] = field(default_factory=lambda: [[]])
-    last_ns: int | None = None
-    count: int = 0
-    sources: set[str] = field(default_factory=set)
-
-    def add(self, frame: _Frame) -> None:
-        if self.last_ns is not None and frame.stamp_ns < self.last_ns - self.loop_threshold_ns:
-            self.passes.append([])
-        self.last_ns = frame.stamp_ns
-        self.passes[-1].append(frame)
-        self.count += 1
+PARAMETERS = (
+    Param("gt_topic", "/ground_truth/tracks", "ground-truth hoi_msgs/TrackedObject3DArray"),
+    Param("pred_topic", "/hoi/tracks", "predicted hoi_msgs/TrackedObject3DArray"),
+    Param("match_tolerance_s", 0.025, "a prediction pairs with the ground-truth frame nearest its stamp within "
+          "this, seconds (prediction stamps are a camera's, ground truth the nominal frame time)", 1e-6, 10.0),
+    Param("loop_threshold_s", 1.0, "a stamp going back by more than this starts a new pass (bag loop), seconds",
+          1e-6, 3600.0),
+    Param("require_visible", True, "only ground-truth objects some camera sees (visible_cameras not empty)"),
+    Param("cameras", [""], "with require_visible: only objects one of these cameras sees (empty: any)"),
+    Param("only_frames_with_predictions", True, "leave out ground-truth frames no prediction paired with"),
+    Param("similarity", "iou_3d", "TrackEval similarity: 3D IoU (AI City official) or centre distance",
+          choices=("iou_3d", "center_distance")),
+    Param("output_dir", "", "write hota.json, track1.txt (AI City submission) and hota.png here at shutdown"),
+    Param("title", "", "title of the printed table"),
+    Param("report_path", "", "write the evaluation (HOTA per class and pairing counts) as JSON here at shutdown"),
+)
 
 
 class TrackEvaluator(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("track_evaluator", **kwargs)
-        dp = self.declare_parameter
-        self.gt_topic = str(dp("gt_topic", "/ground_truth/tracks").value)
-        self.pred_topic = str(dp("pred_topic", "/hoi/tracks").value)
-        self.tolerance_ns = int(float(dp("match_tolerance_s", 0.025).value) * 1e9)
-        loop_ns = int(float(dp("loop_threshold_s", 1.0).value) * 1e9)
-        self.require_visible = bool(dp("require_visible", True).value)
-        self.cameras = [str(c) for c in dp("cameras", [""]).value if str(c)]
-        self.only_predicted = bool(dp("only_frames_with_predictions", True).value)
-        self.similarity = str(dp("similarity", "iou_3d").value)
-        self.output_dir = str(dp("output_dir", "").value)
-        self.title = str(dp("title", "").value)
-        if self.tolerance_ns <= 0 or loop_ns <= 0:
-            raise ValueError("match_tolerance_s and loop_threshold_s must be > 0")
-        if self.similarity not in ("iou_3d", "center_distance"):
-            raise ValueError(f"similarity must be iou_3d or center_distance, got {self.similarity!r}")
-        self.gt = _Stream(loop_ns)
-        self.pred = _Stream(loop_ns)
+        v = declare_parameters(self, PARAMETERS)
+        self.gt_topic = str(v["gt_topic"])
+        self.pred_topic = str(v["pred_topic"])
+        self.tolerance_ns = int(float(v["match_tolerance_s"]) * 1e9)
+        loop_ns = int(float(v["loop_threshold_s"]) * 1e9)
+        self.require_visible = bool(v["require_visible"])
+        self.cameras = [str(c) for c in v["cameras"] if str(c)]
+        self.only_predicted = bool(v["only_frames_with_predictions"])
+        self.similarity = str(v["similarity"])
+        self.output_dir = str(v["output_dir"])
+        self.title = str(v["title"])
+        self.report_path = str(v["report_path"])
+        self.gt = TrackStream(loop_ns)
+        self.pred = TrackStream(loop_ns)
         self.counters = {"gt_objects_skipped": 0, "pred_unknown_class": 0}
         qos = reliable_qos(100)
         self.create_subscription(TrackedObject3DArray, self.gt_topic, self.on_gt, qos)
@@ -106,8 +97,7 @@ class TrackEvaluator(Node):
                 self.counters["gt_objects_skipped"] += 1
                 continue
             rows.append((name, int(o.track_id), track_from_msg(o).box(), 1.0))
-        self.gt.sources.add(str(msg.source))
-        self.gt.add(_Frame(ns_from_stamp(msg.header.stamp), rows))
+        self.gt.add(TrackFrame(ns_from_stamp(msg.header.stamp), rows), str(msg.source))
 
     def on_pred(self, msg: TrackedObject3DArray) -> None:
         rows = []
@@ -117,43 +107,12 @@ class TrackEvaluator(Node):
                 self.counters["pred_unknown_class"] += 1
                 continue
             rows.append((name, int(o.track_id), track_from_msg(o).box(), float(o.score)))
-        self.pred.sources.add(str(msg.source))
-        self.pred.add(_Frame(ns_from_stamp(msg.header.stamp), rows))
+        self.pred.add(TrackFrame(ns_from_stamp(msg.header.stamp), rows), str(msg.source))
 
     # ---------------------------------------------------------------- evaluation
 
-    def tables(self) -> tuple[TrackTable, TrackTable, dict[str, int]]:
-        gt, pred = TrackTable(), TrackTable()
-        stats = {"gt_frames": 0, "pred_frames": 0, "pred_unmatched": 0, "gt_frames_without_prediction": 0,
-                 "passes": 0}
-        for k, gt_frames in enumerate(self.gt.passes):
-            if not gt_frames:
-                continue
-            stats["passes"] += 1
-            scene = str(k)
-            stamps = np.array([f.stamp_ns for f in gt_frames], dtype=np.int64)
-            preds = self.pred.passes[k] if k < len(self.pred.passes) else []
-            predicted: set[int] = set()
-            for pf in preds:
-                j = int(np.argmin(np.abs(stamps - pf.stamp_ns)))
-                if abs(int(stamps[j]) - pf.stamp_ns) > self.tolerance_ns:
-                    stats["pred_unmatched"] += 1
-                    continue
-                predicted.add(j)
-                stats["pred_frames"] += 1
-                for c, i, b, s in pf.rows:
-                    pred.add(scene, j, c, i, b, s)
-            for j, f in enumerate(gt_frames):
-                if self.only_predicted and j not in predicted:
-                    stats["gt_frames_without_prediction"] += 1
-                    continue
-                stats["gt_frames"] += 1
-                for c, i, b, _ in f.rows:
-                    gt.add(scene, j, c, i, b)
-        return gt, pred, stats
-
     def evaluate(self) -> tuple[HotaReport | None, dict[str, Any]]:
-        gt, pred, stats = self.tables()
+        gt, pred, stats = pair_tracks(self.gt, self.pred, self.tolerance_ns, self.only_predicted)
         stats.update(self.counters)
         stats["gt_messages"], stats["pred_messages"] = self.gt.count, self.pred.count
         stats["pred_sources"] = sorted(self.pred.sources)
@@ -180,7 +139,17 @@ class TrackEvaluator(Node):
         stats["written"] = f"{out / 'hota.json'}, {out / 'track1.txt'} ({n} lines), {chart}"
 
     def close(self) -> None:
-        pass
+        self._result = self.evaluate()
+
+    def result(self) -> tuple[HotaReport | None, dict[str, Any]]:
+        """The evaluation, computed once (at close) for both reports."""
+        if getattr(self, "_result", None) is None:
+            self._result = self.evaluate()
+        return self._result
+
+    def json_report(self) -> dict[str, Any]:
+        rep, stats = self.result()
+        return {"hota": rep.to_dict() if rep is not None else None, "pairing": stats}
 
 
 def format_evaluation(report: HotaReport | None, stats: dict[str, Any], title: str = "") -> str:
@@ -203,10 +172,10 @@ def format_evaluation(report: HotaReport | None, stats: dict[str, Any], title: s
 
 def main(argv: list[str] | None = None) -> int:
     def report(node: TrackEvaluator) -> str:
-        rep, stats = node.evaluate()
+        rep, stats = node.result()
         return format_evaluation(rep, stats, node.title)
 
-    return run_node(TrackEvaluator, "track_evaluator", report, argv)
+    return run_node(TrackEvaluator, "track_evaluator", report, argv, json_report=TrackEvaluator.json_report)
 
 
 if __name__ == "__main__":

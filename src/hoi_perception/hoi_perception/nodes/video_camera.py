@@ -25,28 +25,49 @@ from sensor_msgs.msg import CameraInfo, Image
 from hoi_perception.geometry.camera import intrinsics
 from hoi_perception.imaging.encodings import numpy_to_image
 from hoi_perception.ros.conversions import camera_info_msg
+from hoi_perception.ros.node_main import run_node
+from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.time import stamp_from_ns
+
+PARAMETERS = (
+    Param("path", "", "video or image file to publish (anything OpenCV's VideoCapture opens)"),
+    Param("frame_id", "camera_optical_frame", "frame_id of the images and camera_info"),
+    Param("rate", 1.0, "playback rate (stamps stay on the video's own timeline)", 1e-3, 1000.0),
+    Param("loop", False, "start again at the end"),
+    Param("max_frames", 0, "stop after this many frames (0: the whole file)", 0, 2**31 - 1),
+    Param("fx", 0.0, "focal length in pixels (fx = fy); 0: from hfov_deg", 0.0, 1e6),
+    Param("hfov_deg", 60.0, "horizontal field of view when fx is 0, degrees", 1.0, 179.0),
+    Param("fps", 0.0, "frame rate of the file's timeline; 0: the container's (10 if it has none)", 0.0, 10000.0),
+    Param("encoding", "bgr8", "image encoding published", choices=("bgr8", "rgb8")),
+    Param("qos_depth", 10, "publisher history depth (reliable, keep last)", 1, 10000),
+    Param("wait_for_subscribers_s", 15.0, "wait this long at most for image and camera_info subscribers before "
+          "the first frame, seconds", 0.0, 3600.0),
+    Param("start_delay_s", 0.5, "then wait this long (e.g. for a recorder to discover the consumer's outputs), "
+          "seconds", 0.0, 3600.0),
+    Param("linger_s", 2.0, "keep spinning this long after the last frame so consumers finish it, seconds",
+          0.0, 3600.0),
+)
 
 
 class VideoCamera(Node):
     def __init__(self) -> None:
         super().__init__("video_camera")
-        self.path = str(self.declare_parameter("path", "").value)
-        self.frame_id = str(self.declare_parameter("frame_id", "camera_optical_frame").value)
-        self.rate = float(self.declare_parameter("rate", 1.0).value)
-        self.loop = bool(self.declare_parameter("loop", False).value)
-        self.max_frames = int(self.declare_parameter("max_frames", 0).value)
-        self.fx = float(self.declare_parameter("fx", 0.0).value)
-        self.hfov_deg = float(self.declare_parameter("hfov_deg", 60.0).value)
-        self.fps_override = float(self.declare_parameter("fps", 0.0).value)
-        self.encoding = str(self.declare_parameter("encoding", "bgr8").value)
-        qos_depth = int(self.declare_parameter("qos_depth", 10).value)
+        v = declare_parameters(self, PARAMETERS)
+        self.path = str(v["path"])
+        self.frame_id = str(v["frame_id"])
+        self.rate = float(v["rate"])
+        self.loop = bool(v["loop"])
+        self.max_frames = int(v["max_frames"])
+        self.fx = float(v["fx"])
+        self.hfov_deg = float(v["hfov_deg"])
+        self.fps_override = float(v["fps"])
+        self.encoding = str(v["encoding"])
+        qos_depth = int(v["qos_depth"])
+        self.wait_for_subscribers_s = float(v["wait_for_subscribers_s"])
+        self.start_delay_s = float(v["start_delay_s"])
+        self.linger_s = float(v["linger_s"])
         if not self.path or not Path(self.path).is_file():
             raise ValueError(f"parameter 'path' must name a video or image file, got {self.path!r}")
-        if self.rate <= 0:
-            raise ValueError(f"parameter 'rate' must be > 0, got {self.rate}")
-        if self.encoding not in ("bgr8", "rgb8"):
-            raise ValueError(f"parameter 'encoding' must be bgr8 or rgb8, got {self.encoding!r}")
         # Reliable keep-last: a file source should not lose frames to a slow subscriber's best-effort QoS.
         self.pub_img = self.create_publisher(Image, "image_raw", qos_depth)
         self.pub_info = self.create_publisher(CameraInfo, "camera_info", qos_depth)
@@ -90,37 +111,30 @@ class VideoCamera(Node):
         self.get_logger().info(f"published {self.published} frames from {self.path}")
 
 
+    def serve(self) -> None:
+        """Wait (bounded) for subscribers, so the first frames are not published
+        into the void while the consumer is still loading its models; publish;
+        linger so the consumers finish the last frames before a launch file's
+        on_exit: shutdown stops them."""
+        end = time.monotonic() + self.wait_for_subscribers_s
+        while time.monotonic() < end and min(self.pub_img.get_subscription_count(),
+                                             self.pub_info.get_subscription_count()) == 0:
+            rclpy.spin_once(self, timeout_sec=0.05)
+        end = time.monotonic() + self.start_delay_s
+        while time.monotonic() < end:
+            rclpy.spin_once(self, timeout_sec=0.05)
+        self.run()
+        end = time.monotonic() + self.linger_s
+        while time.monotonic() < end and rclpy.ok():
+            rclpy.spin_once(self, timeout_sec=0.05)
+
+    def close(self) -> None:
+        self.cap.release()
+
+
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv)
-    try:
-        node = VideoCamera()
-    except ValueError as e:
-        print(f"video_camera: error: {e}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        # Wait (bounded) for a subscriber, so the first frames are not published
-        # into the void while the consumer is still loading its models.
-        wait_s = float(node.declare_parameter("wait_for_subscribers_s", 15.0).value)
-        end = time.monotonic() + wait_s
-        while time.monotonic() < end and min(node.pub_img.get_subscription_count(),
-                                             node.pub_info.get_subscription_count()) == 0:
-            rclpy.spin_once(node, timeout_sec=0.05)
-        end = time.monotonic() + float(node.declare_parameter("start_delay_s", 0.5).value)
-        while time.monotonic() < end:
-            rclpy.spin_once(node, timeout_sec=0.05)
-        node.run()
-        # linger so the consumers can finish the last frames before a launch
-        # file's on_exit: shutdown stops them
-        end = time.monotonic() + float(node.declare_parameter("linger_s", 2.0).value)
-        while time.monotonic() < end:
-            rclpy.spin_once(node, timeout_sec=0.05)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(VideoCamera, "video_camera", lambda n: f"video_camera: published {n.published} frames from "
+                    f"{n.path}", argv, spin=lambda n: n.serve())
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from hoi_msgs.msg import BoundingBox2D, HumanPose3D, Point2D, TrackedObject3D, T
 if TYPE_CHECKING:  # the sparse4d package pulls in scipy.optimize: load it only where tracks are built
     from hoi_perception.sparse4d import GtBox, Track3D
 
+from hoi_perception.geometry.box3d import Box3D
 from hoi_perception.geometry.rotations import matrix_to_quat, quat_to_matrix, quat_to_yaw, yaw_to_quat
 
 
@@ -143,6 +144,15 @@ def track_from_msg(m: TrackedObject3D, stamp_ns: int = 0, source: str = "") -> T
         position=np.array([p.x, p.y, p.z]), size=np.array([s.x, s.y, s.z]), yaw=yaw,
         velocity=np.array([v.x, v.y, v.z]), stamp_ns=int(stamp_ns), source=source,
     )
+
+
+def box3d_from_msg(m: TrackedObject3D) -> Box3D:
+    """hoi_msgs/TrackedObject3D -> geometry.box3d.Box3D (no Sparse4D import: body_pose uses it)."""
+    q = m.pose.orientation
+    yaw = float(quat_to_yaw([q.x, q.y, q.z, q.w])) if (q.x, q.y, q.z, q.w) != (0.0, 0.0, 0.0, 0.0) else 0.0
+    p, s, v = m.pose.position, m.size, m.velocity
+    return Box3D(int(m.track_id), str(m.class_label), p.x, p.y, p.z, s.x, s.y, s.z, yaw,
+                 velocity=np.array([v.x, v.y, v.z]), score=float(m.score))
 
 
 def gt_boxes_from_msg(msg: TrackedObject3DArray, cameras: Sequence[str] | None = None) -> list[GtBox]:

@@ -26,8 +26,10 @@ from rclpy.callback_groups import CallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 
+from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.qos import reliable_qos, sensor_data_qos
 from hoi_perception.sync.approximate import ApproximateTimeSynchronizer, StreamPolicy, SyncedSet, SyncStats
+from hoi_perception.sync.stamps import header_ns
 
 
 @dataclass
@@ -49,17 +51,15 @@ class SyncConfig:
     qos_reliability: str = "best_effort"
 
     @classmethod
-    def declare(cls, node: Node, prefix: str = "sync", defaults: SyncConfig | None = None) -> SyncConfig:
-        """Declare ``<prefix>.<field>`` parameters on the node and read them."""
+    def parameters(cls, defaults: SyncConfig | None = None) -> tuple[Param, ...]:
+        """The fields as node parameters (without the prefix), defaults from ``defaults``."""
         base = defaults if defaults is not None else cls()
-        values = {}
-        for f in fields(cls):
-            name = f"{prefix}.{f.name}" if prefix else f.name
-            default = getattr(base, f.name)
-            if node.has_parameter(name):  # declared by the node already: keep its value
-                values[f.name] = node.get_parameter(name).value
-            else:
-                values[f.name] = node.declare_parameter(name, default).value
+        return tuple(Param(f.name, getattr(base, f.name), *_SYNC_DOCS[f.name]) for f in fields(cls))
+
+    @classmethod
+    def declare(cls, node: Node, prefix: str = "sync", defaults: SyncConfig | None = None) -> SyncConfig:
+        """Declare ``<prefix>.<field>`` parameters on the node (with descriptors) and read them."""
+        values = declare_parameters(node, cls.parameters(defaults), prefix)
         return cls(**values)
 
     def synchronizer(self, num_streams: int) -> ApproximateTimeSynchronizer:
@@ -75,9 +75,23 @@ class SyncConfig:
         )
 
 
-def header_stamp_ns(msg: Any) -> int:
-    s = msg.header.stamp
-    return int(s.sec) * 1_000_000_000 + int(s.nanosec)
+# field -> (description, min, max[, choices]) of the sync.* parameters
+_SYNC_DOCS: dict[str, tuple[Any, ...]] = {
+    "queue_size": ("messages kept per stream while waiting for a set (message_filters queue_size)", 1, 10000),
+    "qos_depth": ("subscription history depth (keep last)", 1, 10000),
+    "max_interval_s": ("largest stamp spread within one set, seconds; 0: unbounded (message_filters' default)",
+                       0.0, 3600.0),
+    "age_penalty": ("weight against older messages when choosing a set (message_filters age_penalty)", 0.0, 1000.0),
+    "stream_policy": ("wait: a silent stream blocks sets (message_filters); partial: it is named missing after "
+                      "stream_timeout_s", None, None, ("wait", "partial")),
+    "stream_timeout_s": ("partial policy: message time a silent stream is waited for, seconds", 0.0, 3600.0),
+    "reset_threshold_s": ("a stream going back in time by more than this (a bag loop) resets the synchronizer, "
+                          "seconds", 0.0, 3600.0),
+    "inter_message_lower_bound_s": ("smallest spacing of two messages of one stream (e.g. 0.8 / fps); lets a set "
+                                    "out without waiting for the next frame, seconds", 0.0, 3600.0),
+    "qos_reliability": ("best_effort (sensor data, drops under load) or reliable (replays, file sources)",
+                        None, None, ("best_effort", "reliable")),
+}
 
 
 class TopicSynchronizer:
@@ -158,7 +172,7 @@ class TopicSynchronizer:
         clock = self._node.get_clock()
 
         def handler(msg: Any) -> None:
-            stamp = header_stamp_ns(msg) if has_header else clock.now().nanoseconds
+            stamp = header_ns(msg) if has_header else clock.now().nanoseconds
             self.on_message(index, stamp, msg)
 
         return handler

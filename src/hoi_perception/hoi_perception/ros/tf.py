@@ -1,4 +1,4 @@
-"""TF publishing without tf2_ros (not on PyPI).
+"""TF publishing and listening without tf2_ros (not on PyPI).
 
 Behaves like tf2_ros' broadcasters so RViz, tf2 listeners and rosbag2 on a
 full ROS 2 install see the same thing:
@@ -9,12 +9,14 @@ full ROS 2 install see the same thing:
   ``StaticBroadcasterQoS``: reliable, transient local, keep last 1. Because
   only one message is kept per publisher, every static transform this
   broadcaster ever sent is merged (keyed by child frame) into that one
-  message, so a late joiner gets all of them.
+  message, so a late joiner gets all of them;
+* :class:`TfListener` fills a :class:`hoi_perception.geometry.tf_buffer.TfBuffer`
+  (transforms over time, tf2 lookup semantics) from /tf and /tf_static.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 from geometry_msgs.msg import TransformStamped
@@ -23,9 +25,10 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from tf2_msgs.msg import TFMessage
 
-from hoi_perception.geometry.rotations import matrix_to_quat, quat_to_matrix
-from hoi_perception.ros.qos import TF_QOS, TF_STATIC_QOS
-from hoi_perception.ros.time import stamp_from_ns
+from hoi_perception.geometry.rotations import matrix_to_quat
+from hoi_perception.geometry.tf_buffer import InvalidTransform, TfBuffer
+from hoi_perception.ros.qos import TF_QOS, TF_STATIC_LISTENER_QOS, TF_STATIC_QOS
+from hoi_perception.ros.time import ns_from_stamp, stamp_from_ns
 
 TF_TOPIC = "/tf"
 TF_STATIC_TOPIC = "/tf_static"
@@ -100,37 +103,40 @@ class StaticTransformBroadcaster:
         return list(self._by_child)
 
 
-class StaticTransforms:
-    """/tf_static contents (parent_from_child per child frame) and chained lookups to a root frame."""
+def add_transform_msg(buffer: TfBuffer, t: TransformStamped, static: bool) -> bool:
+    """Store one geometry_msgs/TransformStamped (raises InvalidTransform)."""
+    tr, q = t.transform.translation, t.transform.rotation
+    return buffer.set_transform(t.header.frame_id, t.child_frame_id, ns_from_stamp(t.header.stamp),
+                                [tr.x, tr.y, tr.z], [q.x, q.y, q.z, q.w], static=static)
 
-    def __init__(self) -> None:
-        self._by_child: dict[str, tuple[str, np.ndarray]] = {}
 
-    def add(self, t: TransformStamped) -> None:
-        tr, q = t.transform.translation, t.transform.rotation
-        qq = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
-        vals = np.array([tr.x, tr.y, tr.z], dtype=np.float64)
-        if not (np.all(np.isfinite(qq)) and np.all(np.isfinite(vals))) or np.linalg.norm(qq) < 1e-9:
-            raise ValueError(f"transform {t.header.frame_id} -> {t.child_frame_id} is not finite/normalizable")
-        m = np.eye(4)
-        m[:3, :3] = quat_to_matrix(qq / np.linalg.norm(qq))
-        m[:3, 3] = vals
-        self._by_child[str(t.child_frame_id)] = (str(t.header.frame_id), m)
+class TfListener:
+    """Fills a :class:`TfBuffer` from /tf and /tf_static (tf2_ros.TransformListener
+    with its QoS: /tf reliable volatile keep last 100, /tf_static transient
+    local). Refused transforms are counted and logged, throttled."""
 
-    def __len__(self) -> int:
-        return len(self._by_child)
+    def __init__(self, node: Node, buffer: TfBuffer | None = None, static_only: bool = False,
+                 on_update: Callable[[], None] | None = None) -> None:
+        self.node = node
+        self.buffer = buffer if buffer is not None else TfBuffer()
+        self.invalid = 0
+        self.refused_old = 0
+        self.on_update = on_update  # called after each message is stored (a late transform releases waiting work)
+        node.create_subscription(TFMessage, TF_STATIC_TOPIC, lambda m: self._on(m, True), TF_STATIC_LISTENER_QOS)
+        if not static_only:
+            node.create_subscription(TFMessage, TF_TOPIC, lambda m: self._on(m, False), TF_QOS)
 
-    def lookup(self, root: str, frame: str) -> np.ndarray | None:
-        """root_from_frame, or None when the chain does not reach ``root``."""
-        m = np.eye(4)
-        cur = frame
-        for _ in range(64):
-            if cur == root:
-                return m
-            link = self._by_child.get(cur)
-            if link is None:
-                return None
-            parent, parent_from_cur = link
-            m = parent_from_cur @ m
-            cur = parent
-        return None
+    def _on(self, msg: TFMessage, static: bool) -> None:
+        for t in msg.transforms:
+            try:
+                if not add_transform_msg(self.buffer, t, static):
+                    self.refused_old += 1
+                    self.node.get_logger().warning(
+                        f"{TF_STATIC_TOPIC if static else TF_TOPIC}: {t.header.frame_id} -> {t.child_frame_id} "
+                        "older than the buffer's cache time, ignored", throttle_duration_sec=5.0)
+            except InvalidTransform as e:
+                self.invalid += 1
+                self.node.get_logger().warning(f"{TF_STATIC_TOPIC if static else TF_TOPIC}: {e} ({self.invalid} so far)",
+                                               throttle_duration_sec=2.0)
+        if self.on_update is not None:
+            self.on_update()

@@ -1,11 +1,8 @@
 """Ground-truth types of the synthetic scene.
 
-3D boxes follow the OV world convention of the TAO Sparse4D model card
-(docs/frames.md): centre (x, y, z) at the box centroid in the world frame
-(z up), size w along the object's x axis (its heading/forward axis), l along
-its y axis, h along its z axis, ``yaw`` the heading about world +z
-(pitch = roll = 0), velocity (vx, vy, vz) of the centre in m/s, world frame
-(the time derivative of the box centre, so a person's reaching arms move it too).
+3D boxes are geometry.box3d.Box3D, in the OV world convention of the TAO
+Sparse4D model card (docs/frames.md); their velocity is the time derivative of
+the box centre, so a person's reaching arms move it too.
 The card words yaw as a rotation "about the y-axis of the object-centered
 coordinate system"; with pitch and roll zero and z up, a heading can only be
 a rotation about the vertical, i.e. world +z, as docs/frames.md fixes.
@@ -15,12 +12,13 @@ the carrier's forward), y left, z up.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
+
+from hoi_perception.geometry.box3d import Box3D  # noqa: F401 - the scene's box type, re-exported
 
 # Classes Sparse4D (MTMC Tracking 2025) was trained on; everything else in the scene is scenery.
 MTMC_CLASSES: tuple[str, ...] = (
@@ -30,53 +28,6 @@ MTMC_CLASSES: tuple[str, ...] = (
 BOX_CLASS = "Box"          # the carried cardboard box
 BIN_CLASS = "Bin"          # the cylinder
 TABLE_CLASS = "Table"
-
-
-@dataclass
-class Box3D:
-    track_id: int
-    class_name: str
-    x: float
-    y: float
-    z: float
-    w: float
-    l: float  # noqa: E741  (the card's name for the y extent)
-    h: float
-    yaw: float
-    velocity: NDArray[np.float64] = field(default_factory=lambda: np.zeros(3))
-    visibility: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def center(self) -> NDArray[np.float64]:
-        return np.array([self.x, self.y, self.z])
-
-    @property
-    def size(self) -> NDArray[np.float64]:
-        return np.array([self.w, self.l, self.h])
-
-    def world_from_box(self) -> NDArray[np.float64]:
-        c, s = math.cos(self.yaw), math.sin(self.yaw)
-        t = np.eye(4)
-        t[:3, :3] = [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]
-        t[:3, 3] = self.center
-        return t
-
-    def corners(self) -> NDArray[np.float64]:
-        """(8, 3) world corners; index bits (x, y, z) = (i >> 2, i >> 1, i) & 1, 0 = negative side."""
-        unit = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)])
-        t = self.world_from_box()
-        return (unit * self.size) @ t[:3, :3].T + t[:3, 3]
-
-    def contains(self, points: ArrayLike, margin: float = 0.0) -> NDArray[np.bool_]:
-        """Which world points (N, 3) lie inside the box grown by ``margin``."""
-        p = np.asarray(points, dtype=np.float64).reshape(-1, 3) - self.center
-        c, s = math.cos(self.yaw), math.sin(self.yaw)
-        local = np.stack([c * p[:, 0] + s * p[:, 1], -s * p[:, 0] + c * p[:, 1], p[:, 2]], -1)
-        return np.all(np.abs(local) <= self.size / 2 + margin, axis=1)
-
-    def to_array(self) -> NDArray[np.float64]:
-        """Sparse4D ``boxes_3d`` row: (x, y, z, w, l, h, yaw, vx, vy, vz)."""
-        return np.array([self.x, self.y, self.z, self.w, self.l, self.h, self.yaw, *self.velocity])
 
 
 @dataclass

@@ -77,17 +77,8 @@ def decode_anchors(anchors: ArrayLike) -> NDArray[np.float64]:
 
 
 def box_corners_ov(boxes: ArrayLike) -> NDArray[np.float64]:
-    """OV boxes (N, >=7) -> world corners (N, 8, 3): 4 bottom then 4 top, counter-clockwise seen from +z."""
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, np.shape(boxes)[-1])
-    hw, hl, hh = b[:, 3] / 2, b[:, 4] / 2, b[:, 5] / 2
-    lx = np.stack([hw, -hw, -hw, hw], axis=1)
-    ly = np.stack([hl, hl, -hl, -hl], axis=1)
-    c, s = np.cos(b[:, 6])[:, None], np.sin(b[:, 6])[:, None]
-    wx = b[:, 0:1] + c * lx - s * ly
-    wy = b[:, 1:2] + s * lx + c * ly
-    out = np.empty((b.shape[0], 8, 3))
-    out[:, :4, 0], out[:, 4:, 0] = wx, wx
-    out[:, :4, 1], out[:, 4:, 1] = wy, wy
-    out[:, :4, 2] = (b[:, 2] - hh)[:, None]
-    out[:, 4:, 2] = (b[:, 2] + hh)[:, None]
-    return out
+    """OV boxes (N, >=7) -> world corners (N, 8, 3): geometry.box3d.box_corners
+    (4 bottom then 4 top, counter-clockwise seen from +z)."""
+    from hoi_perception.geometry.box3d import box_corners
+
+    return box_corners(boxes)
