@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hoi_perception.geometry.camera import PinholeCamera, intrinsics, look_at
-from hoi_perception.sparse4d.constants import IMAGE_STD_RGB
+from hoi_perception.sparse4d.constants import IMAGE_STD
 from hoi_perception.sparse4d.preprocess import (
     ReferencePreprocessor,
     Sparse4DPreprocessor,
@@ -19,7 +19,7 @@ from hoi_perception.sparse4d.preprocess import (
     preprocess_reference,
 )
 
-ONE_STEP = 1.0 / min(IMAGE_STD_RGB) + 1e-5
+ONE_STEP = 1.0 / min(IMAGE_STD) + 1e-5
 
 
 def _cams(n: int, w: int, h: int) -> list[PinholeCamera]:

@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hoi_perception.geometry.camera import PinholeCamera
-from hoi_perception.sparse4d.constants import IMAGE_MEAN_RGB, IMAGE_STD_RGB, INPUT_H, INPUT_W
+from hoi_perception.sparse4d.constants import CHANNEL_ORDER, CHANNEL_ORDERS, IMAGE_MEAN, IMAGE_STD, INPUT_H, INPUT_W
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +70,25 @@ def integer_factors(in_hw: tuple[int, int], out_wh: tuple[int, int]) -> tuple[in
     return h_in // h, w_in // w
 
 
-def normalisation_luts(mean_rgb: Sequence[float], std_rgb: Sequence[float]) -> list[NDArray[np.float32]]:
-    """Per channel, the 256-entry float32 table uint8 v -> (v - mean) / std (computed in float64)."""
+def normalisation_luts(mean: Sequence[float], std: Sequence[float]) -> list[NDArray[np.float32]]:
+    """Per network channel, the 256-entry float32 table uint8 v -> (v - mean) / std (computed in float64)."""
     v = np.arange(256, dtype=np.float64)
     return [((v - float(m)) / float(s)).astype(np.float32).reshape(256, 1)
-            for m, s in zip(mean_rgb, std_rgb, strict=True)]
+            for m, s in zip(mean, std, strict=True)]
+
+
+def source_channels(encoding: str, channel_order: str) -> tuple[int, int, int]:
+    """Index into the frame's channels for each network input channel.
+
+    ``encoding``: the frame's order ("rgb8" / "bgr8"); ``channel_order``: the order the network is fed
+    ("RGB" / "BGR", contract field ``img.conventions.channel_order``; TAO Sparse4D: BGR, see constants).
+    """
+    if encoding not in ("rgb8", "bgr8"):
+        raise ValueError(f"encoding must be rgb8 or bgr8, got {encoding!r}")
+    order = str(channel_order).upper()
+    if order not in CHANNEL_ORDERS:
+        raise ValueError(f"channel_order must be one of {CHANNEL_ORDERS}, got {channel_order!r}")
+    return (0, 1, 2) if encoding[:3].upper() == order else (2, 1, 0)
 
 
 @dataclass
@@ -89,8 +103,9 @@ class _Task:
 class Sparse4DPreprocessor:
     """Preallocated multi-camera pre-processing (fast path). Not thread-safe: one instance per tracker.
 
-    ``encoding`` is the channel order of the incoming frames ("rgb8" or "bgr8"); the
-    network takes RGB (mmdet to_rgb=True with the ImageNet mean/std). 4-channel frames
+    ``encoding`` is the channel order of the incoming frames ("rgb8" or "bgr8"); ``channel_order``
+    the order the network is fed (contract ``img.conventions.channel_order``, default BGR as TAO's
+    pipeline produces it: constants.CHANNEL_ORDER); ``mean``/``std`` are per network channel. 4-channel frames
     (rgba8/bgra8) use their first three channels. ``num_threads``: pool workers
     (default: the number of cores; 1 = run in the calling thread). ``strip_rows``:
     output rows per cache-resident strip.
@@ -100,24 +115,24 @@ class Sparse4DPreprocessor:
         self,
         cameras: Sequence[PinholeCamera],
         input_wh: tuple[int, int] = (INPUT_W, INPUT_H),
-        mean_rgb: Sequence[float] = IMAGE_MEAN_RGB,
-        std_rgb: Sequence[float] = IMAGE_STD_RGB,
+        mean: Sequence[float] = IMAGE_MEAN,
+        std: Sequence[float] = IMAGE_STD,
         encoding: str = "rgb8",
         num_threads: int | None = None,
         strip_rows: int = DEFAULT_STRIP_ROWS,
+        channel_order: str = CHANNEL_ORDER,
     ) -> None:
-        if encoding not in ("rgb8", "bgr8"):
-            raise ValueError(f"encoding must be rgb8 or bgr8, got {encoding!r}")
+        # Output channel c reads source channel _src_ch[c]; validates encoding and channel_order.
+        self._src_ch = source_channels(encoding, channel_order)
+        self.channel_order = str(channel_order).upper()
         self.cameras = list(cameras)
         self.input_wh = (int(input_wh[0]), int(input_wh[1]))
         self.encoding = encoding
-        self.mean_rgb = tuple(float(m) for m in mean_rgb)
-        self.std_rgb = tuple(float(s) for s in std_rgb)
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
         n = len(self.cameras)
         w, h = self.input_wh
         self.img = np.zeros((1, n, 3, h, w), dtype=np.float32)
-        # Output channel c reads source channel _src_ch[c] (RGB out from BGR in).
-        self._src_ch = (2, 1, 0) if encoding == "bgr8" else (0, 1, 2)
         self.projection_mat = np.stack([projection_matrix(c, self.input_wh) for c in self.cameras])[None] if n else (
             np.zeros((1, 0, 4, 4), np.float32))
         self.image_wh = np.tile(np.array([w, h], dtype=np.float32), (1, n, 1))
@@ -129,7 +144,7 @@ class Sparse4DPreprocessor:
 
     # -- subclass hooks ------------------------------------------------------------------------------
     def _setup(self) -> None:
-        self._luts = normalisation_luts(self.mean_rgb, self.std_rgb)
+        self._luts = normalisation_luts(self.mean, self.std)
         self._from_to = [self._src_ch[0], 0, self._src_ch[1], 1, self._src_ch[2], 2]
         self._local = threading.local()
 
@@ -234,20 +249,21 @@ class ReferencePreprocessor(Sparse4DPreprocessor):
         self,
         cameras: Sequence[PinholeCamera],
         input_wh: tuple[int, int] = (INPUT_W, INPUT_H),
-        mean_rgb: Sequence[float] = IMAGE_MEAN_RGB,
-        std_rgb: Sequence[float] = IMAGE_STD_RGB,
+        mean: Sequence[float] = IMAGE_MEAN,
+        std: Sequence[float] = IMAGE_STD,
         encoding: str = "rgb8",
         num_threads: int | None = None,
+        channel_order: str = CHANNEL_ORDER,
     ) -> None:
         if num_threads is None:
             num_threads = min(len(cameras), os.cpu_count() or 1)
-        super().__init__(cameras, input_wh, mean_rgb, std_rgb, encoding, num_threads)
+        super().__init__(cameras, input_wh, mean, std, encoding, num_threads, channel_order=channel_order)
 
     def _setup(self) -> None:
         w, h = self.input_wh
         self._resized = [np.empty((h, w, 3), dtype=np.uint8) for _ in self.cameras]
-        self._alpha = [1.0 / s for s in self.std_rgb]
-        self._beta = [-m / s for m, s in zip(self.mean_rgb, self.std_rgb, strict=True)]
+        self._alpha = [1.0 / s for s in self.std]
+        self._beta = [-m / s for m, s in zip(self.mean, self.std, strict=True)]
 
     def _plan(self, i: int, frame: NDArray[np.uint8]) -> list[_Task]:
         return [_Task(i, frame, 0, self.input_wh[1], None)]
@@ -271,9 +287,10 @@ def preprocess_reference(
     cameras: Sequence[PinholeCamera],
     input_wh: tuple[int, int] = (INPUT_W, INPUT_H),
     encoding: str = "rgb8",
+    channel_order: str = CHANNEL_ORDER,
 ) -> NDArray[np.float32]:
     """The reference (previous) pre-processing as a function: a fresh (1,N,3,h,w) float32 copy of ``img``."""
-    pre = ReferencePreprocessor(cameras, input_wh, encoding=encoding, num_threads=1)
+    pre = ReferencePreprocessor(cameras, input_wh, encoding=encoding, num_threads=1, channel_order=channel_order)
     try:
         return pre(frames)["img"].copy()
     finally:

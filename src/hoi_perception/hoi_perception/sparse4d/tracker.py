@@ -48,6 +48,8 @@ class Sparse4DParams:
     preprocess: str = "cpu"
     # create_engine backend of the graph; None = match the Sparse4D engine (tensorrt / onnxruntime:cuda / cpu).
     preprocess_backend: str | None = None
+    # Channel order the network is fed; None = the contract's img.conventions.channel_order (BGR for TAO).
+    channel_order: str | None = None
 
 
 @dataclass
@@ -72,6 +74,22 @@ class StepResult:
     reset_reason: str | None = None
     source: str = ""
     ok: bool = True
+
+
+def contract_channel_order(contract: Any, default: str = C.CHANNEL_ORDER) -> str:
+    """``img.conventions.channel_order`` of a Sparse4D contract (Contract object or dict), else ``default``."""
+    if contract is None:
+        return default
+    specs = getattr(contract, "inputs", None)
+    if specs is None and isinstance(contract, Mapping):
+        specs = contract.get("inputs")
+    if isinstance(specs, Mapping):
+        spec = specs.get("img")
+    else:
+        spec = next((s for s in specs or () if (s.get("name") if isinstance(s, Mapping) else getattr(s, "name", None))
+                     == "img"), None)
+    conv = (spec.get("conventions") if isinstance(spec, Mapping) else getattr(spec, "conventions", None)) or {}
+    return str(conv.get("channel_order", default)).upper()
 
 
 def _contract_dtypes(contract: Any) -> dict[str, np.dtype]:
@@ -109,6 +127,7 @@ class Sparse4DTracker:
         self.engine = engine
         self.params = params or Sparse4DParams()
         self.cameras = list(cameras)
+        self.channel_order = self.params.channel_order or contract_channel_order(contract)
         self.preprocess: Any
         if self.params.preprocess == "graph":
             from hoi_perception.sparse4d.preprocess_graph import GraphPreprocessor, default_graph_backend
@@ -117,10 +136,12 @@ class Sparse4DTracker:
                 self.cameras, self.params.input_wh, encoding=self.params.encoding,
                 num_threads=self.params.num_threads,
                 backend=self.params.preprocess_backend or default_graph_backend(engine),
+                channel_order=self.channel_order,
             )
         elif self.params.preprocess == "cpu":
             self.preprocess = Sparse4DPreprocessor(
-                self.cameras, self.params.input_wh, encoding=self.params.encoding, num_threads=self.params.num_threads
+                self.cameras, self.params.input_wh, encoding=self.params.encoding, num_threads=self.params.num_threads,
+                channel_order=self.channel_order,
             )
         else:
             raise ValueError(f"preprocess must be 'cpu' or 'graph', got {self.params.preprocess!r}")
