@@ -32,6 +32,11 @@ DEFAULT_TIME_INTERVAL_S = 0.033333
 # instances are masked out (instance_bank.py, also DeepStream ds-sparse4d instance_bank.h).
 MAX_TIME_INTERVAL_S = 2.0
 INPUT_W, INPUT_H = 960, 540
+# Minimum confidence for a new instance id: TAO's head passes the decoder's score_threshold to
+# InstanceBank.get_instance_id (nvidia_tao_pytorch/cv/sparse4d/model/sparse4d_head.py; experiment_spec.yaml
+# head.decoder.score_threshold 0.05, num_output 300).
+NEW_ID_THRESHOLD = 0.05
+DECODER_NUM_OUTPUT = 300
 # TAO dataset tracking_threshold (Omniverse3DDetTrackDataset): outputs with
 # cls_scores below it are not reported as tracks.
 TRACKING_THRESHOLD = 0.2

@@ -41,20 +41,28 @@ from numpy.typing import NDArray
 
 from hoi_perception.geometry.camera import PinholeCamera
 from hoi_perception.sparse4d.constants import CHANNEL_ORDER, CHANNEL_ORDERS, IMAGE_MEAN, IMAGE_STD, INPUT_H, INPUT_W
+from hoi_perception.sparse4d.conventions import ModelFrame
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STRIP_ROWS = 108  # output rows per strip: 108x960x3 uint8 = 311 kB of scratch, in L2
 
 
-def projection_matrix(camera: PinholeCamera, input_wh: tuple[int, int] = (INPUT_W, INPUT_H)) -> NDArray[np.float32]:
-    """4x4 world -> network-input pixels: diag(sx, sy, 1, 1) @ [K 0; 0 1] @ camera_from_world."""
+def projection_matrix(
+    camera: PinholeCamera, input_wh: tuple[int, int] = (INPUT_W, INPUT_H), frame: ModelFrame | None = None
+) -> NDArray[np.float32]:
+    """4x4 model frame -> network-input pixels: diag(sx, sy, 1, 1) @ [K 0; 0 1] @ camera_from_world @ world_from_model.
+
+    The network's anchors live in the model frame (group origin subtracted, conventions.ModelFrame), so
+    the projection must add the origin back before the world -> camera transform.
+    """
     sx = input_wh[0] / float(camera.width)
     sy = input_wh[1] / float(camera.height)
     k4 = np.eye(4)
     k4[:3, :3] = camera.k
     scale = np.diag([sx, sy, 1.0, 1.0])
-    return (scale @ k4 @ camera.camera_from_world).astype(np.float32)
+    world_from_model = (frame or ModelFrame()).world_from_model()
+    return (scale @ k4 @ camera.camera_from_world @ world_from_model).astype(np.float32)
 
 
 def resize_interpolation(in_w: int, out_w: int) -> int:
@@ -121,6 +129,7 @@ class Sparse4DPreprocessor:
         num_threads: int | None = None,
         strip_rows: int = DEFAULT_STRIP_ROWS,
         channel_order: str = CHANNEL_ORDER,
+        frame: ModelFrame | None = None,
     ) -> None:
         # Output channel c reads source channel _src_ch[c]; validates encoding and channel_order.
         self._src_ch = source_channels(encoding, channel_order)
@@ -133,7 +142,8 @@ class Sparse4DPreprocessor:
         n = len(self.cameras)
         w, h = self.input_wh
         self.img = np.zeros((1, n, 3, h, w), dtype=np.float32)
-        self.projection_mat = np.stack([projection_matrix(c, self.input_wh) for c in self.cameras])[None] if n else (
+        self.frame = frame or ModelFrame()
+        self.projection_mat = np.stack([projection_matrix(c, self.input_wh, self.frame) for c in self.cameras])[None] if n else (
             np.zeros((1, 0, 4, 4), np.float32))
         self.image_wh = np.tile(np.array([w, h], dtype=np.float32), (1, n, 1))
         self.num_threads = max(1, int(num_threads if num_threads is not None else (os.cpu_count() or 1)))
@@ -254,10 +264,12 @@ class ReferencePreprocessor(Sparse4DPreprocessor):
         encoding: str = "rgb8",
         num_threads: int | None = None,
         channel_order: str = CHANNEL_ORDER,
+        frame: ModelFrame | None = None,
     ) -> None:
         if num_threads is None:
             num_threads = min(len(cameras), os.cpu_count() or 1)
-        super().__init__(cameras, input_wh, mean, std, encoding, num_threads, channel_order=channel_order)
+        super().__init__(cameras, input_wh, mean, std, encoding, num_threads, channel_order=channel_order,
+                         frame=frame)
 
     def _setup(self) -> None:
         w, h = self.input_wh

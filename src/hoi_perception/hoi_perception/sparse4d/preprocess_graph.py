@@ -43,6 +43,7 @@ from numpy.typing import NDArray
 
 from hoi_perception.geometry.camera import PinholeCamera
 from hoi_perception.sparse4d.constants import CHANNEL_ORDER, IMAGE_MEAN, IMAGE_STD, INPUT_H, INPUT_W
+from hoi_perception.sparse4d.conventions import ModelFrame
 from hoi_perception.sparse4d.preprocess import (
     Sparse4DPreprocessor,
     integer_factors,
@@ -186,6 +187,7 @@ class GraphPreprocessor:
         quantize: bool = True,
         engine_kwargs: dict[str, Any] | None = None,
         channel_order: str = CHANNEL_ORDER,
+        frame: ModelFrame | None = None,
     ) -> None:
         self.cameras = list(cameras)
         if len(self.cameras) > MAX_CAMERAS:
@@ -199,7 +201,7 @@ class GraphPreprocessor:
         self.engine_kwargs = dict(engine_kwargs or {})
         # Host fast path: frame checks, the fallback for mixed sizes, and projection matrices.
         self._host = Sparse4DPreprocessor(self.cameras, self.input_wh, mean, std, encoding, num_threads,
-                                          channel_order=self.channel_order)
+                                          channel_order=self.channel_order, frame=frame)
         self.counters = self._host.counters
         self.counters.setdefault("graph_fallback", 0)
         self.projection_mat = self._host.projection_mat

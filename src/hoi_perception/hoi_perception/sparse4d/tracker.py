@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from hoi_perception.geometry.camera import PinholeCamera
 from hoi_perception.sparse4d import constants as C
+from hoi_perception.sparse4d.conventions import ModelFrame
 from hoi_perception.sparse4d.decode import Track3D, class_thresholds, decode_tracks
 from hoi_perception.sparse4d.instance_bank import HostInstanceBank, InstanceBankParams
 from hoi_perception.sparse4d.preprocess import Sparse4DPreprocessor
@@ -128,6 +129,7 @@ class Sparse4DTracker:
         self.params = params or Sparse4DParams()
         self.cameras = list(cameras)
         self.channel_order = self.params.channel_order or contract_channel_order(contract)
+        self.frame = ModelFrame(self.params.bank.origin_xy)
         self.preprocess: Any
         if self.params.preprocess == "graph":
             from hoi_perception.sparse4d.preprocess_graph import GraphPreprocessor, default_graph_backend
@@ -136,12 +138,12 @@ class Sparse4DTracker:
                 self.cameras, self.params.input_wh, encoding=self.params.encoding,
                 num_threads=self.params.num_threads,
                 backend=self.params.preprocess_backend or default_graph_backend(engine),
-                channel_order=self.channel_order,
+                channel_order=self.channel_order, frame=self.frame,
             )
         elif self.params.preprocess == "cpu":
             self.preprocess = Sparse4DPreprocessor(
                 self.cameras, self.params.input_wh, encoding=self.params.encoding, num_threads=self.params.num_threads,
-                channel_order=self.channel_order,
+                channel_order=self.channel_order, frame=self.frame,
             )
         else:
             raise ValueError(f"preprocess must be 'cpu' or 'graph', got {self.params.preprocess!r}")
@@ -215,7 +217,8 @@ class Sparse4DTracker:
         else:
             upd = self.bank.update(outputs)
             tracks = decode_tracks(
-                outputs, upd.track_ids, self.thresholds, self.params.class_names, int(stamp_ns), self.source
+                outputs, upd.track_ids, self.thresholds, self.params.class_names, int(stamp_ns), self.source,
+                self.frame,
             )
             ok = True
         t3 = time.perf_counter()
