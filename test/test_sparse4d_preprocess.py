@@ -16,7 +16,7 @@ def _cams(n: int) -> list[PinholeCamera]:
 
 def test_layout_and_normalisation():
     cams = _cams(3)
-    pre = Sparse4DPreprocessor(cams, num_threads=2)
+    pre = Sparse4DPreprocessor(cams, num_threads=2, resize_filter="area")  # the 2x2 mean below is INTER_AREA
     rng = np.random.default_rng(1)
     frames = [rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8) for _ in cams]
     out = pre(frames)

@@ -65,6 +65,53 @@ def projection_matrix(
     return (scale @ k4 @ camera.camera_from_world @ world_from_model).astype(np.float32)
 
 
+# Resize filters: "pil_bicubic" is what TAO's pipeline does (ResizeCropFlipImage: PIL Image.resize(resize_dims)
+# with the default filter, which Pillow documents as BICUBIC for RGB images, with antialiasing when
+# shrinking); "area" is OpenCV INTER_AREA (INTER_LINEAR below a 2x shrink), this project's earlier choice.
+RESIZE_FILTERS = ("pil_bicubic", "area")
+DEFAULT_RESIZE_FILTER = "pil_bicubic"
+
+
+def pil_resize(frame: NDArray[np.uint8], out_wh: tuple[int, int]) -> NDArray[np.uint8]:
+    """uint8 HxWx3 -> resized with Pillow's bicubic filter (TAO's resize; Pillow releases the GIL here)."""
+    from PIL import Image
+
+    img = Image.fromarray(np.ascontiguousarray(frame))
+    return np.asarray(img.resize((int(out_wh[0]), int(out_wh[1])), Image.Resampling.BICUBIC))
+
+
+def _bicubic(x: NDArray[np.float64], a: float = -0.5) -> NDArray[np.float64]:
+    x = np.abs(x)
+    near = ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+    far = (((x - 5.0) * x + 8.0) * x - 4.0) * a
+    return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
+
+
+def pil_bicubic_weights(in_size: int, out_size: int) -> NDArray[np.float64]:
+    """[out_size, in_size] matrix of Pillow's bicubic resampling along one axis (float, rows sum to 1).
+
+    The rule of Pillow's precompute_coeffs (src/libImaging/Resample.c, facts only): scale = in / out, the
+    kernel (cubic, a = -0.5, support 2) is stretched by max(scale, 1) (antialias when shrinking); output i
+    is centred at (i + 0.5) * scale; taps from int(centre - support + 0.5) to int(centre + support + 0.5),
+    clipped to the image, weight k((x - centre + 0.5) / filterscale), normalised to sum 1. Pillow then
+    applies the weights in 22-bit fixed point with a rounded, clipped uint8 result per pass (horizontal
+    pass first), which this float matrix reproduces to within one uint8 level.
+    """
+    scale = in_size / out_size
+    fscale = max(scale, 1.0)
+    support = 2.0 * fscale
+    m = np.zeros((out_size, in_size))
+    for i in range(out_size):
+        centre = (i + 0.5) * scale
+        x0 = max(int(centre - support + 0.5), 0)
+        x1 = min(int(centre + support + 0.5), in_size)
+        xs = np.arange(x0, x1)
+        w = _bicubic((xs - centre + 0.5) / fscale)
+        total = w.sum()
+        m[i, x0:x1] = w / total if total != 0.0 else w
+    return m
+
+
 def resize_interpolation(in_w: int, out_w: int) -> int:
     """OpenCV interpolation of the generic (non-integer factor) path: area when shrinking by more than 2x."""
     return cv2.INTER_AREA if in_w >= 2 * out_w + 1 else cv2.INTER_LINEAR
@@ -130,7 +177,11 @@ class Sparse4DPreprocessor:
         strip_rows: int = DEFAULT_STRIP_ROWS,
         channel_order: str = CHANNEL_ORDER,
         frame: ModelFrame | None = None,
+        resize_filter: str = DEFAULT_RESIZE_FILTER,
     ) -> None:
+        if resize_filter not in RESIZE_FILTERS:
+            raise ValueError(f"resize_filter must be one of {RESIZE_FILTERS}, got {resize_filter!r}")
+        self.resize_filter = resize_filter
         # Output channel c reads source channel _src_ch[c]; validates encoding and channel_order.
         self._src_ch = source_channels(encoding, channel_order)
         self.channel_order = str(channel_order).upper()
@@ -162,7 +213,7 @@ class Sparse4DPreprocessor:
         """Tasks for one valid frame: row bands for integer factors (so few cameras still use all workers)."""
         w, h = self.input_wh
         f = integer_factors(frame.shape[:2], self.input_wh)
-        if f is None:
+        if f is None or (self.resize_filter == "pil_bicubic" and f != (1, 1)):
             return [_Task(i, frame, 0, h, None)]
         n = len(self.cameras)
         bands = max(1, -(-self.num_threads // n)) if self._pool is not None else 1
@@ -182,7 +233,10 @@ class Sparse4DPreprocessor:
             self._local.scratch = scratch
         rs_buf, planes = scratch
         frame = t.frame
-        if t.factors is None:
+        if t.factors is None and self.resize_filter == "pil_bicubic":
+            # TAO's resize (Pillow bicubic, antialiased): whole frame, then the strip loop.
+            full = pil_resize(frame, self.input_wh)
+        elif t.factors is None:
             # Generic size: whole-frame resize (same interpolation rule as the reference), then strips.
             full = cv2.resize(frame, self.input_wh, interpolation=resize_interpolation(frame.shape[1], w))
         else:
@@ -265,11 +319,12 @@ class ReferencePreprocessor(Sparse4DPreprocessor):
         num_threads: int | None = None,
         channel_order: str = CHANNEL_ORDER,
         frame: ModelFrame | None = None,
+        resize_filter: str = DEFAULT_RESIZE_FILTER,
     ) -> None:
         if num_threads is None:
             num_threads = min(len(cameras), os.cpu_count() or 1)
         super().__init__(cameras, input_wh, mean, std, encoding, num_threads, channel_order=channel_order,
-                         frame=frame)
+                         frame=frame, resize_filter=resize_filter)
 
     def _setup(self) -> None:
         w, h = self.input_wh
@@ -286,8 +341,11 @@ class ReferencePreprocessor(Sparse4DPreprocessor):
             plane.fill(0.0)
             return
         rs = self._resized[t.cam]
-        interp = cv2.INTER_AREA if t.frame.shape[1] >= 2 * self.input_wh[0] + 1 else cv2.INTER_LINEAR
-        cv2.resize(t.frame, self.input_wh, dst=rs, interpolation=interp)
+        if self.resize_filter == "pil_bicubic":
+            rs[:] = pil_resize(t.frame, self.input_wh) if t.frame.shape[:2] != rs.shape[:2] else t.frame
+        else:
+            interp = cv2.INTER_AREA if t.frame.shape[1] >= 2 * self.input_wh[0] + 1 else cv2.INTER_LINEAR
+            cv2.resize(t.frame, self.input_wh, dst=rs, interpolation=interp)
         chans = cv2.split(rs)
         for c in range(3):
             src = chans[self._src_ch[c]]
@@ -300,9 +358,11 @@ def preprocess_reference(
     input_wh: tuple[int, int] = (INPUT_W, INPUT_H),
     encoding: str = "rgb8",
     channel_order: str = CHANNEL_ORDER,
+    resize_filter: str = DEFAULT_RESIZE_FILTER,
 ) -> NDArray[np.float32]:
     """The reference (previous) pre-processing as a function: a fresh (1,N,3,h,w) float32 copy of ``img``."""
-    pre = ReferencePreprocessor(cameras, input_wh, encoding=encoding, num_threads=1, channel_order=channel_order)
+    pre = ReferencePreprocessor(cameras, input_wh, encoding=encoding, num_threads=1, channel_order=channel_order,
+                                resize_filter=resize_filter)
     try:
         return pre(frames)["img"].copy()
     finally:

@@ -45,8 +45,11 @@ from hoi_perception.geometry.camera import PinholeCamera
 from hoi_perception.sparse4d.constants import CHANNEL_ORDER, IMAGE_MEAN, IMAGE_STD, INPUT_H, INPUT_W
 from hoi_perception.sparse4d.conventions import ModelFrame
 from hoi_perception.sparse4d.preprocess import (
+    DEFAULT_RESIZE_FILTER,
+    RESIZE_FILTERS,
     Sparse4DPreprocessor,
     integer_factors,
+    pil_bicubic_weights,
     projection_matrix,
     resize_interpolation,
     source_channels,
@@ -74,6 +77,7 @@ def build_preprocess_graph(
     encoding: str = "rgb8",
     quantize: bool = True,
     channel_order: str = CHANNEL_ORDER,
+    resize_filter: str = DEFAULT_RESIZE_FILTER,
 ) -> Any:
     """ONNX ModelProto: frames uint8 [N,H,W,3] + valid float32 [N] -> img float32 [1,N,3,h,w] (N dynamic)."""
     import onnx
@@ -93,7 +97,25 @@ def build_preprocess_graph(
     nodes.append(helper.make_node("Cast", ["nchw_u8"], ["nchw"], to=TensorProto.FLOAT))
     x = "nchw"
     f = integer_factors((h_in, w_in), (w, h))
-    if f is not None and f != (1, 1):
+    if resize_filter not in RESIZE_FILTERS:
+        raise ValueError(f"resize_filter must be one of {RESIZE_FILTERS}, got {resize_filter!r}")
+    if resize_filter == "pil_bicubic" and f != (1, 1):
+        # Pillow's two passes (horizontal first), each rounded and clipped to uint8 as Pillow does.
+        rx = const("pil_xT", pil_bicubic_weights(w_in, w).T.astype(np.float32))  # [W, w]
+        ry = const("pil_y", pil_bicubic_weights(h_in, h).astype(np.float32))  # [h, H]
+        lo, hi = const("u8_min", np.array(0.0, np.float32)), const("u8_max", np.array(255.0, np.float32))
+        half = const("half_pass", np.array(0.5, np.float32))
+        nodes.append(helper.make_node("MatMul", [x, rx], ["cols"]))  # [N,3,H,w]
+        nodes.append(helper.make_node("Add", ["cols", half], ["cols_h"]))
+        nodes.append(helper.make_node("Floor", ["cols_h"], ["cols_r"]))
+        nodes.append(helper.make_node("Clip", ["cols_r", lo, hi], ["cols_u8"]))
+        nodes.append(helper.make_node("MatMul", [ry, "cols_u8"], ["both"]))  # [N,3,h,w]
+        nodes.append(helper.make_node("Add", ["both", half], ["both_h"]))
+        nodes.append(helper.make_node("Floor", ["both_h"], ["both_r"]))
+        nodes.append(helper.make_node("Clip", ["both_r", lo, hi], ["pil_resized"]))
+        x = "pil_resized"
+        f = (1, 1)  # resized and already integer: no further resize or rounding
+    elif f is not None and f != (1, 1):
         nodes.append(helper.make_node("AveragePool", [x], ["pooled"], kernel_shape=list(f), strides=list(f)))
         x = "pooled"
     elif f is None:
@@ -188,6 +210,7 @@ class GraphPreprocessor:
         engine_kwargs: dict[str, Any] | None = None,
         channel_order: str = CHANNEL_ORDER,
         frame: ModelFrame | None = None,
+        resize_filter: str = DEFAULT_RESIZE_FILTER,
     ) -> None:
         self.cameras = list(cameras)
         if len(self.cameras) > MAX_CAMERAS:
@@ -196,12 +219,14 @@ class GraphPreprocessor:
         self.mean, self.std = tuple(mean), tuple(std)
         self.encoding = encoding
         self.channel_order = str(channel_order).upper()
+        self.resize_filter = resize_filter
         self.backend = backend
         self.quantize = quantize
         self.engine_kwargs = dict(engine_kwargs or {})
         # Host fast path: frame checks, the fallback for mixed sizes, and projection matrices.
         self._host = Sparse4DPreprocessor(self.cameras, self.input_wh, mean, std, encoding, num_threads,
-                                          channel_order=self.channel_order, frame=frame)
+                                          channel_order=self.channel_order, frame=frame,
+                                          resize_filter=resize_filter)
         self.counters = self._host.counters
         self.counters.setdefault("graph_fallback", 0)
         self.projection_mat = self._host.projection_mat
@@ -233,8 +258,9 @@ class GraphPreprocessor:
             from hoi_perception.engine import create_engine
 
             model = build_preprocess_graph(key, self.input_wh, self.mean, self.std, self.encoding,
-                                           self.quantize, self.channel_order)
-            path = Path(self._tmp.name) / f"preprocess_{key[1]}x{key[0]}_{self.encoding}_{self.channel_order}.onnx"
+                                           self.quantize, self.channel_order, self.resize_filter)
+            path = Path(self._tmp.name) / (f"preprocess_{key[1]}x{key[0]}_{self.encoding}_{self.channel_order}_"
+                                           f"{self.resize_filter}.onnx")
             onnx.save(model, str(path))
             eng = create_engine(path, preprocess_contract(key, self.input_wh, self.channel_order), backend=self.backend,
                                 **self.engine_kwargs)

@@ -21,7 +21,7 @@ from hoi_perception.sparse4d import constants as C
 from hoi_perception.sparse4d.conventions import ModelFrame
 from hoi_perception.sparse4d.decode import Track3D, class_thresholds, decode_tracks
 from hoi_perception.sparse4d.instance_bank import HostInstanceBank, InstanceBankParams
-from hoi_perception.sparse4d.preprocess import Sparse4DPreprocessor
+from hoi_perception.sparse4d.preprocess import DEFAULT_RESIZE_FILTER, Sparse4DPreprocessor
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ class Sparse4DParams:
     preprocess_backend: str | None = None
     # Channel order the network is fed; None = the contract's img.conventions.channel_order (BGR for TAO).
     channel_order: str | None = None
+    # Resize filter ("pil_bicubic" = TAO's PIL resize, "area" = OpenCV INTER_AREA); None = the contract's.
+    resize_filter: str | None = None
 
 
 @dataclass
@@ -79,6 +81,11 @@ class StepResult:
 
 def contract_channel_order(contract: Any, default: str = C.CHANNEL_ORDER) -> str:
     """``img.conventions.channel_order`` of a Sparse4D contract (Contract object or dict), else ``default``."""
+    return str(contract_img_convention(contract, "channel_order", default)).upper()
+
+
+def contract_img_convention(contract: Any, key: str, default: Any) -> Any:
+    """``img.conventions[key]`` of a Sparse4D contract (Contract object or dict), else ``default``."""
     if contract is None:
         return default
     specs = getattr(contract, "inputs", None)
@@ -90,7 +97,7 @@ def contract_channel_order(contract: Any, default: str = C.CHANNEL_ORDER) -> str
         spec = next((s for s in specs or () if (s.get("name") if isinstance(s, Mapping) else getattr(s, "name", None))
                      == "img"), None)
     conv = (spec.get("conventions") if isinstance(spec, Mapping) else getattr(spec, "conventions", None)) or {}
-    return str(conv.get("channel_order", default)).upper()
+    return conv.get(key, default)
 
 
 def _contract_dtypes(contract: Any) -> dict[str, np.dtype]:
@@ -130,6 +137,8 @@ class Sparse4DTracker:
         self.cameras = list(cameras)
         self.channel_order = self.params.channel_order or contract_channel_order(contract)
         self.frame = ModelFrame(self.params.bank.origin_xy)
+        self.resize_filter = self.params.resize_filter or str(
+            contract_img_convention(contract, "resize_filter", DEFAULT_RESIZE_FILTER))
         self.preprocess: Any
         if self.params.preprocess == "graph":
             from hoi_perception.sparse4d.preprocess_graph import GraphPreprocessor, default_graph_backend
@@ -139,11 +148,13 @@ class Sparse4DTracker:
                 num_threads=self.params.num_threads,
                 backend=self.params.preprocess_backend or default_graph_backend(engine),
                 channel_order=self.channel_order, frame=self.frame,
+                resize_filter=self.resize_filter,
             )
         elif self.params.preprocess == "cpu":
             self.preprocess = Sparse4DPreprocessor(
                 self.cameras, self.params.input_wh, encoding=self.params.encoding, num_threads=self.params.num_threads,
                 channel_order=self.channel_order, frame=self.frame,
+                resize_filter=self.resize_filter,
             )
         else:
             raise ValueError(f"preprocess must be 'cpu' or 'graph', got {self.params.preprocess!r}")
