@@ -76,7 +76,8 @@ def make_estimator(node: Node) -> tuple[Any, Any]:
                          " (engines/README.md says where to get it)")
     engine = create_engine(model_path, load_contract("bodypose3dnet"), backend=str(node.get_parameter("engine").value))
     node.get_logger().info(f"BodyPose3DNet engine: {engine.backend_name}")
-    return BodyPose3DNetEstimator(engine, box_source=box_source, use_depth=use_depth), box_source
+    return BodyPose3DNetEstimator(engine, box_source=box_source, use_depth=use_depth,
+                                  lift=str(node.get_parameter("bodypose3dnet_lift").value)), box_source
 
 
 class BodyPoseNode(Node):
@@ -86,6 +87,7 @@ class BodyPoseNode(Node):
         p("backend", "blazepose")
         p("model_path", "")
         p("engine", "auto")
+        p("bodypose3dnet_lift", "pose25d")  # "pose25d" (DeepStream's lift) or "network" (pose3d output, unverified)
         p("blazepose_model_dir", "")
         p("box_source", "default")
         p("image_topic", "/zed/zed_node/left/image_rect_color")
