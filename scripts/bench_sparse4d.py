@@ -16,7 +16,15 @@ work compares with *that* engine, not with the real ResNet-101 network. For cont
 shows the card's DeepStream overhead (about 30 % of the TensorRT time) for a real engine running
 28 cameras at 30 FPS on an H100 SXM (card table), scaled linearly to N cameras.
 
-Prints a table and JSON. No assertions.
+Resize fidelity (issue 11 point 6, ``--resize-fidelity``, on by default): TAO resizes with Pillow's
+bicubic filter (antialiased); the pre-processing now does the same (resize_filter "pil_bicubic"), and
+"area" is the previous OpenCV INTER_AREA. On real frames (opencv-doc vtest.avi frames, aloeL and
+chessboard crops, each halved like 1920x1080 -> 960x540) the table gives the max / mean / p99
+absolute difference to Pillow in uint8 levels for INTER_AREA and for the ONNX graph's float version of
+Pillow's weights, and the largest difference in network-input units (levels / std). The timing table
+shows the fast path with both filters ("fast" = pil_bicubic, the default; "area" = the old filter).
+
+Prints tables and JSON. No assertions.
 """
 
 from __future__ import annotations
@@ -57,7 +65,8 @@ def bench(n: int, iters: int, engine, threads: int | None, graph_backend: str | 
     from hoi_perception.sparse4d.preprocess import ReferencePreprocessor, Sparse4DPreprocessor
 
     pre = Sparse4DPreprocessor(cams, num_threads=threads)
-    paths: dict[str, object] = {"ref": ReferencePreprocessor(cams, num_threads=threads), "fast": pre}
+    paths: dict[str, object] = {"ref": ReferencePreprocessor(cams, num_threads=threads), "fast": pre,
+                                "area": Sparse4DPreprocessor(cams, num_threads=threads, resize_filter="area")}
     graph_name = None
     if graph_backend is not None:
         from hoi_perception.sparse4d.preprocess_graph import GraphPreprocessor
@@ -72,7 +81,7 @@ def bench(n: int, iters: int, engine, threads: int | None, graph_backend: str | 
             t1 = time.perf_counter()
             if k >= 2:
                 times[name].append(t1 - t0)
-            if k == 0 and name != "ref":
+            if k == 0 and name not in ("ref", "area"):
                 img = out["img"] if isinstance(out["img"], np.ndarray) else out["img"].numpy()
                 max_diff[name] = float(np.abs(img - paths["ref"].img).max())
     inputs = dict(pre(frames))
@@ -125,6 +134,7 @@ def bench(n: int, iters: int, engine, threads: int | None, graph_backend: str | 
         "preprocess_ref_ms": round(ref_ms, 3),
         "preprocess_ms": round(pre_ms, 3),
         "preprocess_speedup": round(ref_ms / pre_ms, 2),
+        "preprocess_area_ms": round(median_ms(times["area"]), 3),
         "preprocess_graph_ms": round(graph_ms, 3) if "graph" in times else None,
         "graph_backend": graph_name,
         "max_abs_diff_vs_ref": {k: float(f"{v:.3g}") for k, v in max_diff.items()},
@@ -138,6 +148,65 @@ def bench(n: int, iters: int, engine, threads: int | None, graph_backend: str | 
     }
 
 
+def real_frames() -> list[tuple[str, np.ndarray]]:
+    """Real rgb8 frames with even sizes from opencv-doc (skipped when it is not installed)."""
+    import cv2
+
+    data = Path("/usr/share/doc/opencv-doc/examples/data")
+    out: list[tuple[str, np.ndarray]] = []
+    cap = cv2.VideoCapture(str(data / "vtest.avi"))
+    for k in range(60):
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        if k % 20 == 0:
+            out.append((f"vtest.avi#{k}", bgr))
+    cap.release()
+    for name, crop in (("aloeL.jpg", (slice(0, 1080), slice(0, 1280))),
+                       ("chessboard.png", (slice(1000, 2080), slice(800, 2720)))):
+        img = cv2.imread(str(data / name), cv2.IMREAD_COLOR)
+        if img is not None:
+            out.append((f"{name}[{crop[1].start}:{crop[1].stop},{crop[0].start}:{crop[0].stop}]", img[crop]))
+    return [(n, np.ascontiguousarray(f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2, ::-1])) for n, f in out]
+
+
+def resize_fidelity() -> list[dict]:
+    """INTER_AREA and the graph's float Pillow weights against Pillow's bicubic resize, per real frame."""
+    import cv2
+    from hoi_perception.sparse4d.constants import IMAGE_STD
+    from hoi_perception.sparse4d.preprocess import pil_resize
+    from hoi_perception.sparse4d.preprocess_graph import build_preprocess_graph
+
+    rows = []
+    for name, f in real_frames():
+        h, w = f.shape[:2]
+        wh = (w // 2, h // 2)
+        pil = pil_resize(f, wh).astype(np.int32)
+        area = cv2.resize(f, wh, interpolation=cv2.INTER_AREA).astype(np.int32)
+        row = {"frame": name, "size": f"{w}x{h}->{wh[0]}x{wh[1]}"}
+        for label, other in (("area", area), ("graph", _graph_resize(build_preprocess_graph, f, wh))):
+            if other is None:
+                continue
+            d = np.abs(other - pil)
+            row[f"{label}_max"] = int(d.max())
+            row[f"{label}_mean"] = round(float(d.mean()), 3)
+            row[f"{label}_p99"] = float(np.percentile(d, 99))
+            row[f"{label}_max_input_units"] = round(float(d.max()) / min(IMAGE_STD), 4)
+        rows.append(row)
+    return rows
+
+
+def _graph_resize(build, frame: np.ndarray, wh: tuple[int, int]) -> np.ndarray | None:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    model = build(frame.shape[:2], wh, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), channel_order="RGB")
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    img = sess.run(None, {"frames": frame[None], "valid": np.ones(1, np.float32)})[0]
+    return img[0, 0].transpose(1, 2, 0).astype(np.int32)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cameras", type=int, nargs="+", default=[4, 10, 30])
@@ -147,6 +216,7 @@ def main() -> int:
     ap.add_argument("--graph-backend", default="onnxruntime:cpu",
                     help="create_engine backend of the pre-processing graph ('none' to skip)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--no-resize-fidelity", action="store_true", help="skip the resize fidelity table")
     args = ap.parse_args()
 
     engine = None
@@ -162,8 +232,10 @@ def main() -> int:
     print(f"Sparse4D host-side time per frame, 1920x1080 input, {os.cpu_count()} CPU cores, "
           f"engine = {engine.backend_name if engine else 'none'} (contract test model)")
     print(f"pre-processing: ref = previous implementation, fast = host path (used in host ms), "
+          f"area = fast path with the old INTER_AREA filter, "
           f"graph = ONNX graph on {rows[0]['graph_backend'] if rows else '-'}")
-    hdr = (f"{'cams':>5} {'ref ms':>8} {'fast ms':>8} {'speedup':>8} {'graph ms':>9} {'bank+dec ms':>12} {'host ms':>8} {'test eng ms':>12} "
+    hdr = (f"{'cams':>5} {'ref ms':>8} {'fast ms':>8} {'speedup':>8} {'area ms':>8} {'graph ms':>9} {'bank+dec ms':>12} "
+           f"{'host ms':>8} {'test eng ms':>12} "
            f"{'host/test eng':>14} {'card eng ms':>12} {'DS 30% ms':>10} {'host/card eng':>14}")
     print(hdr)
     print("-" * len(hdr))
@@ -171,10 +243,22 @@ def main() -> int:
         ratio = f"{r['host_over_test_engine']:.2f}" if r["host_over_test_engine"] is not None else "n/a"
         gms = f"{r['preprocess_graph_ms']:.2f}" if r["preprocess_graph_ms"] is not None else "n/a"
         print(f"{r['cameras']:>5} {r['preprocess_ref_ms']:>8.2f} {r['preprocess_ms']:>8.2f} "
-              f"{r['preprocess_speedup']:>7.2f}x {gms:>9} {r['bank_decode_ms']:>12.2f} {r['host_ms']:>8.2f} "
+              f"{r['preprocess_speedup']:>7.2f}x {r['preprocess_area_ms']:>8.2f} {gms:>9} {r['bank_decode_ms']:>12.2f} "
+              f"{r['host_ms']:>8.2f} "
               f"{r['test_model_engine_ms']:>12.2f} {ratio:>14} {r['card_h100_engine_ms_scaled']:>12.2f} "
               f"{r['deepstream_30pct_ms']:>10.2f} {r['host_over_card_engine']:>14.2f}")
-    payload = {"cpu_cores": os.cpu_count(), "engine": engine.backend_name if engine else None, "rows": rows}
+    fidelity = [] if args.no_resize_fidelity else resize_fidelity()
+    if fidelity:
+        print("\nResize vs Pillow bicubic (TAO), |difference| in uint8 levels; 'units' = max / min(std) in network input")
+        fh = (f"{'frame':<34} {'size':>18} {'area max':>9} {'mean':>6} {'p99':>5} {'units':>6} "
+              f"{'graph max':>10} {'mean':>6}")
+        print(fh)
+        print("-" * len(fh))
+        for r in fidelity:
+            print(f"{r['frame']:<34} {r['size']:>18} {r['area_max']:>9} {r['area_mean']:>6.3f} {r['area_p99']:>5.0f} "
+                  f"{r['area_max_input_units']:>6.3f} {r.get('graph_max', 'n/a'):>10} {r.get('graph_mean', float('nan')):>6.3f}")
+    payload = {"cpu_cores": os.cpu_count(), "engine": engine.backend_name if engine else None, "rows": rows,
+               "resize_fidelity": fidelity}
     print(json.dumps(payload, indent=2))
     if args.json:
         args.json.write_text(json.dumps(payload, indent=2) + "\n")

@@ -84,10 +84,12 @@ def test_crop_transform_matches_pixels_and_k_inv() -> None:
     found = np.array([(xs * w).sum() / w.sum(), (ys * w).sum() / w.sum()])
     expected = (geom.a @ np.append(dot, 1.0))[:2]
     np.testing.assert_allclose(found, expected, atol=0.35)
-    # t_form_inv maps back to the image; k_inv is the crop's camera
-    np.testing.assert_allclose(inputs["t_form_inv"][0] @ np.append(expected, 1.0), np.append(dot, 1.0), atol=1e-3)
+    # t_form_inv maps keypoints back to the image in DeepStream's corner convention (a_dec, not the warp's
+    # pixel-centre map a; issue 11 point 8); k_inv is the crop's camera in that convention
+    keypoint = (geom.a_dec @ np.append(dot, 1.0))[:2]
+    np.testing.assert_allclose(inputs["t_form_inv"][0] @ np.append(keypoint, 1.0), np.append(dot, 1.0), atol=1e-3)
     p_cam = np.array([0.3, -0.2, 2.5])
-    uv_crop = (geom.a @ np.append(project_points(K, p_cam), 1.0))[:2]
+    uv_crop = (geom.a_dec @ np.append(project_points(K, p_cam), 1.0))[:2]
     ray = inputs["k_inv"][0] @ np.append(uv_crop, 1.0)
     np.testing.assert_allclose(ray * p_cam[2], p_cam, atol=1e-4)
 
@@ -99,7 +101,7 @@ def test_engine_path_with_contract_test_model(tmp_path) -> None:
     contract = engine_mod.load_contract("bodypose3dnet")
     path = make_test_model("bodypose3dnet", tmp_path / "bodypose3dnet_test.onnx")
     engine = engine_mod.create_engine(str(path), contract, backend="onnxruntime")
-    est = BodyPose3DNetEstimator(engine, max_batch=2)
+    est = BodyPose3DNetEstimator(engine, max_batch=2, lift="network")  # the network path's units are checked below
     assert isinstance(est, PoseEstimator)
     rgb = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     boxes = [PersonBox(10, 20, 110, 300), PersonBox(300, 40, 420, 400), PersonBox(500, 100, 600, 460),

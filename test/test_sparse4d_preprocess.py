@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hoi_perception.geometry.camera import PinholeCamera, intrinsics, look_at
-from hoi_perception.sparse4d.constants import IMAGE_MEAN_RGB, IMAGE_STD_RGB
+from hoi_perception.sparse4d.constants import IMAGE_MEAN, IMAGE_STD
 from hoi_perception.sparse4d.preprocess import Sparse4DPreprocessor, projection_matrix
 
 
@@ -16,17 +16,18 @@ def _cams(n: int) -> list[PinholeCamera]:
 
 def test_layout_and_normalisation():
     cams = _cams(3)
-    pre = Sparse4DPreprocessor(cams, num_threads=2)
+    pre = Sparse4DPreprocessor(cams, num_threads=2, resize_filter="area")  # the 2x2 mean below is INTER_AREA
     rng = np.random.default_rng(1)
     frames = [rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8) for _ in cams]
     out = pre(frames)
     assert out["img"].shape == (1, 3, 3, 540, 960) and out["img"].dtype == np.float32
     assert out["projection_mat"].shape == (1, 3, 4, 4) and out["image_wh"].shape == (1, 3, 2)
     np.testing.assert_array_equal(out["image_wh"][0, 0], [960, 540])
-    # Reference: 2x2 box average (what a 0.5 linear resize computes), then (x - mean) / std in RGB.
+    # Reference: 2x2 box average (what a 0.5 linear resize computes), then (x - mean) / std per network
+    # channel in the contract's order, B, G, R (TAO's normalize_image swaps its RGB input; issue 11 point 1).
     f = frames[1].astype(np.float64)
     small = 0.25 * (f[0::2, 0::2] + f[1::2, 0::2] + f[0::2, 1::2] + f[1::2, 1::2])
-    ref = (small - np.array(IMAGE_MEAN_RGB)) / np.array(IMAGE_STD_RGB)
+    ref = (small[..., ::-1] - np.array(IMAGE_MEAN)) / np.array(IMAGE_STD)
     np.testing.assert_allclose(out["img"][0, 1].transpose(1, 2, 0), ref, atol=0.02)
     pre.close()
 
@@ -37,8 +38,9 @@ def test_bgr_input_and_missing_frame():
     red_bgr = np.zeros((1080, 1920, 3), np.uint8)
     red_bgr[..., 2] = 255
     out = pre([red_bgr, None])
-    assert out["img"][0, 0, 0].mean() == pytest.approx((255 - IMAGE_MEAN_RGB[0]) / IMAGE_STD_RGB[0], abs=1e-4)
-    assert out["img"][0, 0, 2].mean() == pytest.approx(-IMAGE_MEAN_RGB[2] / IMAGE_STD_RGB[2], abs=1e-4)
+    # Network channels are B, G, R (contract channel_order BGR): red lands in channel 2.
+    assert out["img"][0, 0, 2].mean() == pytest.approx((255 - IMAGE_MEAN[2]) / IMAGE_STD[2], abs=1e-4)
+    assert out["img"][0, 0, 0].mean() == pytest.approx(-IMAGE_MEAN[0] / IMAGE_STD[0], abs=1e-4)
     assert np.all(out["img"][0, 1] == 0.0)
     assert pre.counters["missing_frames"] == 1
     out = pre([np.zeros((10, 10), np.float32), None])  # bad frame: counted, not raised

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hoi_perception.geometry.camera import PinholeCamera, intrinsics, look_at
-from hoi_perception.sparse4d.constants import IMAGE_STD_RGB
+from hoi_perception.sparse4d.constants import IMAGE_STD
 from hoi_perception.sparse4d.preprocess import (
     ReferencePreprocessor,
     Sparse4DPreprocessor,
@@ -19,7 +19,7 @@ from hoi_perception.sparse4d.preprocess import (
     preprocess_reference,
 )
 
-ONE_STEP = 1.0 / min(IMAGE_STD_RGB) + 1e-5
+ONE_STEP = 1.0 / min(IMAGE_STD) + 1e-5
 
 
 def _cams(n: int, w: int, h: int) -> list[PinholeCamera]:
@@ -46,13 +46,15 @@ SIZES = [
 
 @pytest.mark.parametrize("w,h,nw,nh,exact", SIZES)
 @pytest.mark.parametrize("encoding", ["rgb8", "bgr8"])
-def test_fast_path_matches_reference(w, h, nw, nh, exact, encoding):
+@pytest.mark.parametrize("resize_filter", ["area", "pil_bicubic"])
+def test_fast_path_matches_reference(w, h, nw, nh, exact, encoding, resize_filter):
     n = 3
     cams = _cams(n, w, h)
     frames = _frames(n, w, h, seed=w + h, drop=(1,))
-    ref = preprocess_reference(frames, cams, (nw, nh), encoding)
+    ref = preprocess_reference(frames, cams, (nw, nh), encoding, resize_filter=resize_filter)
     for threads in (1, 2, 4):
-        pre = Sparse4DPreprocessor(cams, (nw, nh), encoding=encoding, num_threads=threads, strip_rows=7)
+        pre = Sparse4DPreprocessor(cams, (nw, nh), encoding=encoding, num_threads=threads, strip_rows=7,
+                                   resize_filter=resize_filter)
         out = pre(frames)["img"]
         assert out.shape == (1, n, 3, nh, nw)
         np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5)
@@ -89,7 +91,10 @@ def test_reference_class_matches_function():
 
 @pytest.mark.parametrize("w,h,nw,nh,exact", SIZES)
 @pytest.mark.parametrize("encoding", ["rgb8", "bgr8"])
-def test_graph_path_matches_reference(w, h, nw, nh, exact, encoding):
+@pytest.mark.parametrize("resize_filter", ["area", "pil_bicubic"])
+def test_graph_path_matches_reference(w, h, nw, nh, exact, encoding, resize_filter):
+    """area: as before. pil_bicubic: Pillow's fixed-point weights vs the graph's float ones differ by one
+    uint8 step at isolated pixels (< 0.1 %), whatever the factor."""
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     from hoi_perception.sparse4d.preprocess_graph import GraphPreprocessor
@@ -97,15 +102,17 @@ def test_graph_path_matches_reference(w, h, nw, nh, exact, encoding):
     n = 3
     cams = _cams(n, w, h)
     frames = _frames(n, w, h, seed=w * h, drop=(2,))
-    ref = preprocess_reference(frames, cams, (nw, nh), encoding)
-    pre = GraphPreprocessor(cams, (nw, nh), encoding=encoding, num_threads=2)
+    ref = preprocess_reference(frames, cams, (nw, nh), encoding, resize_filter=resize_filter)
+    pre = GraphPreprocessor(cams, (nw, nh), encoding=encoding, num_threads=2, resize_filter=resize_filter)
     out = pre(frames)
     img = out["img"]
     assert isinstance(img, np.ndarray) and img.shape == (1, n, 3, nh, nw) and img.dtype == np.float32
     assert out["projection_mat"].shape == (1, n, 4, 4)
     diff = np.abs(img - ref)
-    assert diff.max() <= (1e-5 if exact else ONE_STEP)
+    assert diff.max() <= (1e-5 if exact and resize_filter == "area" else ONE_STEP)
     assert diff.mean() < 5e-3
+    if resize_filter == "pil_bicubic":
+        assert (diff > 1e-4).mean() < 1e-3
     assert np.all(img[0, 2] == 0.0) and pre.counters["missing_frames"] == 1
     assert pre.backend_name.startswith("onnxruntime")
     pre.close()

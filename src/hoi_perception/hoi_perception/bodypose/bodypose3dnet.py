@@ -13,10 +13,17 @@ commit 9946965e; the copy under deepstream_tao_apps/apps/tao_others/
 deepstream-pose-classification has the same constants), cited as [DS]:
 
 * crop [DS sources/deepstream_pose_estimation_app.cpp, pgie_src_pad_buffer_probe]:
-  the person box is enlarged 1.25x about its centre, made square on its long
-  side, then enlarged to the 192:256 aspect of the input; boxes may run off
-  the frame (the app pads the frame by PAD_DIM=128 px), here the outside is
-  zero-filled;
+  the frame is padded by PAD_DIM=128 px (scaled by width/1280) on every side
+  (nvvideoconvert_enlarge, black); in that padded frame the person box is
+  enlarged 1.25x about its centre, made square on its long side, rounded,
+  enlarged to the 192:256 aspect, rounded again (roundf), and clipped to
+  [0, padded size - 1]; a clipped crop is stretched to 192x256
+  (maintain-aspect-ratio=0). ``deepstream_crop_rects`` does exactly this;
+* crop pixel convention [DS sgie_src_pad_buffer_probe]: pose25d x, y map to the
+  image as ``x * width / 192 + left`` (and ``- PAD_DIM``): a scale from the
+  crop's corner, no half-pixel shift. ``CropGeometry.a_dec`` is that map
+  (decoding, ``t_form_inv``); the warp itself samples pixel centres
+  (``CropGeometry.a``), as a bilinear scaler does;
 * pixels [DS configs/config_infer_secondary_bodypose3dnet.txt]:
   ``model-color-format=1`` (BGR), ``net-scale-factor=0.00392156`` (1/255),
   no mean, NCHW, ``maintain-aspect-ratio=0`` (no distortion since the crop
@@ -34,16 +41,31 @@ deepstream-pose-classification has the same constants), cited as [DS]:
   app's ``liftKeypoints25DTo3D``/``recoverScale``; scale-normalised units make
   pelvis-neck = 1, mean lengths are millimetres (pelvis-neck 492.7 mm);
 * outputs [DS README.md "bodypose_3dbp.json"]: pose25d = [x, y, zRel, conf]
-  with zRel the depth relative to the root (pelvis) in scale-normalised
-  units; pose3d "x, y, z are the keypoint's 3D position in the world
-  coordinate whose origin is the camera ... in millimeters" - the camera frame
-  with x right, y down, z forward (the app lifts with K^-1 [u, v, 1]), i.e.
-  the ROS optical frame. We return metres.
+  with zRel the depth relative to the root (pelvis). The README calls x, y,
+  zRel "millimeters", but the app's liftKeypoints25DTo3D solves
+  |P_n - P_m| = C with C the *scale-normalised* limb lengths (pelvis-neck = 1)
+  and depth = zRel + zRoot, so zRel is in scale-normalised units; only
+  recoverScale turns the result into millimetres. pose3d "x, y, z are the
+  keypoint's 3D position in the world coordinate whose origin is the camera
+  ... in millimeters" - the camera frame with x right, y down, z forward (the
+  app lifts with K^-1 [u, v, 1]), i.e. the ROS optical frame. We return metres.
+
+Lift (issue 11 point 2). DeepStream never reads ``pose3d``: it maps pose25d
+x, y to the image, lifts them with the full-image K (liftKeypoints25DTo3D)
+and recovers the metric scale from the mean limb lengths (recoverScale).
+That is the default here (``lift="pose25d"``): it does not depend on what the
+network does with ``k_inv``/``t_form_inv``. ``lift="network"`` reads
+``pose3d`` and feeds k_inv = inv(A_dec K), t_form_inv = inv(A_dec); whether the
+network interprets them that way is unverified (DeepStream feeds a constant
+k_inv = inv([[800.79, 0, 96], [0, 800.79, 128], [0, 0, 1]]) and identity
+t_form_inv and never reads pose3d). scripts/check_bodypose3dnet_lift.py
+compares both on one frame with the NGC model (docs/bodypose3dnet_lift.md).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +75,7 @@ from numpy.typing import NDArray
 
 from hoi_perception.bodypose.depth import correct_scale_with_depth
 from hoi_perception.bodypose.types import BoxSource, PersonBox, PoseResult
+from hoi_perception.filtering.one_euro import DS_KEYPOINT_XY, DS_KEYPOINT_ZREL, DS_ROOT_DEPTH, OneEuroFilter
 from hoi_perception.skeleton.bodypose34 import JOINT_INDEX, NUM_JOINTS
 
 log = logging.getLogger(__name__)
@@ -61,6 +84,10 @@ INPUT_W, INPUT_H = 192, 256
 BOX_ENLARGE = 1.25  # [DS] pgie_src_pad_buffer_probe: sizex *= 1.25f
 PIXEL_SCALE = 0.00392156  # [DS] net-scale-factor
 DS_FOCAL_LENGTH = 800.79041  # [DS] FOCAL_LENGTH, default --focal (pixels)
+PAD_DIM = 128  # [DS] PAD_DIM: frame padding in pixels at the muxer width below, scaled with the frame width
+DS_MUXER_WIDTH = 1280  # [DS] MUXER_OUTPUT_WIDTH; _pad_dim = PAD_DIM * width / MUXER_OUTPUT_WIDTH (int division)
+LIFTS = ("pose25d", "network")
+DEFAULT_LIFT = "pose25d"
 
 # [DS] nvdsinitinputlayers_BodyPose3DNet.cpp, verbatim values.
 SCALE_NORMALIZED_MEAN_LIMB_LENGTHS = np.array([
@@ -96,18 +123,26 @@ assert len(LIMB_LENGTH_NORM) == len(LIMB_PAIRS) == len(LIMB_LENGTH_MM)
 
 @dataclass
 class CropGeometry:
-    """Image->crop pixel map ``a`` (3x3, pixel centres at integers on both sides),
-    the crop's box in the image and the crop's intrinsics."""
+    """One person's crop: ``a`` the image->crop map of the warp (3x3, pixel centres at integers on both
+    sides), ``a_dec`` DeepStream's image->crop map of the keypoints (scale from the crop's corner), the
+    crop's box (x0, y0, x1, y1) in the image, and the crop's intrinsics in the decoding convention."""
 
     a: NDArray[np.float64]
     box: tuple[float, float, float, float]
+    a_dec: NDArray[np.float64] | None = None
+
+    def __post_init__(self) -> None:
+        if self.a_dec is None:
+            self.a_dec = decode_map(np.asarray(self.box, dtype=np.float64)[None])[0]
 
     @property
     def t_form_inv(self) -> NDArray[np.float64]:
-        return np.linalg.inv(self.a)
+        assert self.a_dec is not None
+        return np.linalg.inv(self.a_dec)
 
     def k_crop(self, k: NDArray[np.float64]) -> NDArray[np.float64]:
-        return self.a @ np.asarray(k, dtype=np.float64)
+        assert self.a_dec is not None
+        return self.a_dec @ np.asarray(k, dtype=np.float64)
 
     def k_inv(self, k: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.linalg.inv(self.k_crop(k))
@@ -123,15 +158,73 @@ def crop_box(box: tuple[float, float, float, float]) -> tuple[float, float, floa
     return (cx - hw, cy - hh, cx + hw, cy + hh)
 
 
-def crop_geometry(box: tuple[float, float, float, float]) -> CropGeometry:
-    cb = crop_box(box)
-    s = INPUT_W / (cb[2] - cb[0])
-    # continuous coordinates (pixel i covers [i, i+1)) map by s*(x - x0); in
-    # pixel-centre coordinates that is u_c = s*(u + 0.5 - x0) - 0.5
-    a = np.array([[s, 0.0, s * (0.5 - cb[0]) - 0.5],
-                  [0.0, s, s * (0.5 - cb[1]) - 0.5],
-                  [0.0, 0.0, 1.0]])
-    return CropGeometry(a=a, box=cb)
+def _roundf(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """C roundf: halves away from zero (numpy's round is half-to-even)."""
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def deepstream_pad(image_w: int) -> int:
+    """[DS] _pad_dim = PAD_DIM * width / MUXER_OUTPUT_WIDTH in C integer arithmetic."""
+    return (PAD_DIM * int(image_w)) // DS_MUXER_WIDTH
+
+
+def deepstream_crop_rects(boxes: NDArray[np.float64], image_wh: tuple[int, int]) -> NDArray[np.float64]:
+    """Person boxes (N, 4) x0 y0 x1 y1 -> DeepStream's crop boxes (N, 4) x0 y0 x1 y1 in image pixels.
+
+    [DS] pgie_src_pad_buffer_probe on the frame padded by ``deepstream_pad`` on every side: 1.25x about
+    the centre, square on the long side, roundf, widen or heighten to 192:256, roundf, clip left/top to
+    0 and right/bottom to padded size - 1. The crop may extend up to the pad past the image (black there)
+    and a clipped crop no longer has the 192:256 aspect (it is stretched). float64 here, float32 in [DS].
+    """
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    w_img, h_img = int(image_wh[0]), int(image_wh[1])
+    pad = float(deepstream_pad(w_img))
+    wp, hp = 2 * pad + w_img, 2 * pad + h_img
+    sx, sy = (b[:, 2] - b[:, 0]) * 0.5, (b[:, 3] - b[:, 1]) * 0.5
+    cx, cy = b[:, 0] + pad + sx, b[:, 1] + pad + sy
+    half = np.maximum(sx, sy) * BOX_ENLARGE
+    width, height = _roundf(2.0 * half), _roundf(2.0 * half)
+    left, top = _roundf(cx - width / 2.0), _roundf(cy - height / 2.0)
+    sx, sy = width * 0.5, height * 0.5
+    cx, cy = left + sx, top + sy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_scale, y_scale = INPUT_W / sx, INPUT_H / sy
+        taller = x_scale < y_scale
+        sy = np.where(taller, INPUT_H / x_scale, sy)
+        sx = np.where(taller, sx, INPUT_W / y_scale)
+    width, height = _roundf(2.0 * sx), _roundf(2.0 * sy)
+    left, top = _roundf(cx - width / 2.0), _roundf(cy - height / 2.0)
+    left, top = np.maximum(left, 0.0), np.maximum(top, 0.0)
+    width = np.where(left + width > wp - 1, wp - 1 - left, width)
+    height = np.where(top + height > hp - 1, hp - 1 - top, height)
+    return np.stack([left - pad, top - pad, left - pad + width, top - pad + height], axis=1)
+
+
+def decode_map(crop_boxes: NDArray[np.float64]) -> NDArray[np.float64]:
+    """[DS] keypoint map image -> crop (N, 3, 3): u_c = (u - x0) * 192 / w, v_c = (v - y0) * 256 / h."""
+    cb = np.asarray(crop_boxes, dtype=np.float64).reshape(-1, 4)
+    sx, sy = INPUT_W / (cb[:, 2] - cb[:, 0]), INPUT_H / (cb[:, 3] - cb[:, 1])
+    a = np.zeros((len(cb), 3, 3))
+    a[:, 0, 0], a[:, 1, 1], a[:, 2, 2] = sx, sy, 1.0
+    a[:, 0, 2], a[:, 1, 2] = -sx * cb[:, 0], -sy * cb[:, 1]
+    return a
+
+
+def warp_map(crop_boxes: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Image -> crop map of the pixel warp (N, 3, 3), pixel centres at integers: continuous coordinates
+    (pixel i covers [i, i+1)) map by s (x - x0), so u_c = s (u + 0.5 - x0) - 0.5."""
+    cb = np.asarray(crop_boxes, dtype=np.float64).reshape(-1, 4)
+    sx, sy = INPUT_W / (cb[:, 2] - cb[:, 0]), INPUT_H / (cb[:, 3] - cb[:, 1])
+    a = np.zeros((len(cb), 3, 3))
+    a[:, 0, 0], a[:, 1, 1], a[:, 2, 2] = sx, sy, 1.0
+    a[:, 0, 2] = sx * (0.5 - cb[:, 0]) - 0.5
+    a[:, 1, 2] = sy * (0.5 - cb[:, 1]) - 0.5
+    return a
+
+
+def crop_geometry(box: tuple[float, float, float, float], image_wh: tuple[int, int]) -> CropGeometry:
+    cb = deepstream_crop_rects(np.asarray(box, dtype=np.float64)[None], image_wh)
+    return CropGeometry(a=warp_map(cb)[0], box=tuple(float(v) for v in cb[0]), a_dec=decode_map(cb)[0])  # type: ignore[arg-type]
 
 
 def preprocess_reference(rgb: NDArray[np.uint8], k: NDArray[np.float64],
@@ -146,7 +239,7 @@ def preprocess_reference(rgb: NDArray[np.uint8], k: NDArray[np.float64],
     t_inv = np.empty((n, 3, 3), dtype=np.float32)
     geoms = []
     for i, b in enumerate(boxes):
-        g = crop_geometry(b)
+        g = crop_geometry(b, (rgb.shape[1], rgb.shape[0]))
         crop = cv2.warpAffine(rgb, g.a[:2], (INPUT_W, INPUT_H), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
         np.multiply(np.ascontiguousarray(crop.transpose(2, 0, 1)[::-1]), np.float32(PIXEL_SCALE), out=input0[i])
@@ -168,23 +261,12 @@ def _inputs(input0: NDArray[np.float32], k_inv: NDArray[np.float32],
     }
 
 
-def crop_matrices(boxes: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Vectorised ``crop_box`` + ``crop_geometry`` for boxes (N, 4): the
-    image->crop maps (N, 3, 3) and crop boxes (N, 4), the same float64
-    operations as the scalar versions (bitwise equal)."""
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    cx, cy = 0.5 * (b[:, 0] + b[:, 2]), 0.5 * (b[:, 1] + b[:, 3])
-    half = 0.5 * BOX_ENLARGE * np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
-    hw, hh = half, half * INPUT_H / INPUT_W
-    cb = np.stack([cx - hw, cy - hh, cx + hw, cy + hh], axis=1)
-    s = INPUT_W / (cb[:, 2] - cb[:, 0])
-    a = np.zeros((len(b), 3, 3))
-    a[:, 0, 0] = s
-    a[:, 1, 1] = s
-    a[:, 0, 2] = s * (0.5 - cb[:, 0]) - 0.5
-    a[:, 1, 2] = s * (0.5 - cb[:, 1]) - 0.5
-    a[:, 2, 2] = 1.0
-    return a, cb
+def crop_matrices(boxes: NDArray[np.float64], image_wh: tuple[int, int]
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Vectorised ``crop_geometry`` for boxes (N, 4): warp maps (N, 3, 3), decode maps (N, 3, 3) and
+    crop boxes (N, 4), the same float64 operations as the scalar version (bitwise equal)."""
+    cb = deepstream_crop_rects(boxes, image_wh)
+    return warp_map(cb), decode_map(cb), cb
 
 
 class Preprocessor:
@@ -217,7 +299,7 @@ class Preprocessor:
     def __call__(self, rgb: NDArray[np.uint8], k: NDArray[np.float64],
                  boxes: list[tuple[float, float, float, float]] | NDArray[np.float64]
                  ) -> tuple[dict[str, NDArray[np.float32]], list[CropGeometry]]:
-        a, cb = crop_matrices(np.asarray(boxes, dtype=np.float64))
+        a, a_dec, cb = crop_matrices(np.asarray(boxes, dtype=np.float64), (rgb.shape[1], rgb.shape[0]))
         n = len(a)
         self._reserve(n)
         u8, input0 = self._u8[:n], self._f32[:n]
@@ -230,10 +312,10 @@ class Preprocessor:
             planes = self._planes[:n]
             np.copyto(planes, u8[..., :3].transpose(0, 3, 1, 2))
             np.multiply(planes, np.float32(PIXEL_SCALE), out=input0)
-        t_inv = np.linalg.inv(a).astype(np.float32)
-        k_inv = np.linalg.inv(a @ np.asarray(k, dtype=np.float64)).astype(np.float32)
-        geoms = [CropGeometry(a=a[i], box=(float(cb[i, 0]), float(cb[i, 1]), float(cb[i, 2]), float(cb[i, 3])))
-                 for i in range(n)]
+        t_inv = np.linalg.inv(a_dec).astype(np.float32)
+        k_inv = np.linalg.inv(a_dec @ np.asarray(k, dtype=np.float64)).astype(np.float32)
+        geoms = [CropGeometry(a=a[i], box=(float(cb[i, 0]), float(cb[i, 1]), float(cb[i, 2]), float(cb[i, 3])),
+                              a_dec=a_dec[i]) for i in range(n)]
         return _inputs(input0, k_inv, t_inv), geoms
 
 
@@ -251,7 +333,9 @@ def crop_to_image(points_crop: NDArray[np.float64], t_form_inv: NDArray[np.float
 
 
 def lift_pose25d(uv: NDArray[np.float64], z_rel: NDArray[np.float64], conf: NDArray[np.float64],
-                 k: NDArray[np.float64]) -> NDArray[np.float64]:
+                 k: NDArray[np.float64],
+                 root_depth_filter: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = None
+                 ) -> NDArray[np.float64]:
     """pose25d -> camera-frame joints in millimetres, our own implementation of
     the method [DS] uses (Iqbal et al., "Hand pose estimation via latent 2.5D
     heatmap regression", arXiv 1804.09534, Sec. 3.3): each limb of known
@@ -259,7 +343,9 @@ def lift_pose25d(uv: NDArray[np.float64], z_rel: NDArray[np.float64], conf: NDAr
     median root; then the metric scale is the confidence-weighted least
     squares fit of the mean limb lengths.
 
-    uv (N, 34, 2) image pixels, z_rel (N, 34), conf (N, 34), k 3x3.
+    uv (N, 34, 2) image pixels, z_rel (N, 34) scale-normalised, conf (N, 34), k 3x3 of the full image.
+    ``root_depth_filter`` (N,) -> (N,) smooths the median root depth before the joints are built, where
+    [DS] applies its One-Euro m_filterRootDepth.
     """
     uv = np.asarray(uv, dtype=np.float64)
     z_rel = np.array(z_rel, dtype=np.float64)
@@ -277,6 +363,8 @@ def lift_pose25d(uv: NDArray[np.float64], z_rel: NDArray[np.float64], conf: NDAr
     disc = np.maximum(qb * qb - 4.0 * qa * qc, eps)
     roots = (-qb + np.sqrt(disc)) / (2.0 * np.maximum(qa, eps))
     z_root = np.median(roots, axis=1)  # (N,)
+    if root_depth_filter is not None:
+        z_root = np.asarray(root_depth_filter(z_root), dtype=np.float64)
     depth = z_rel + z_root[:, None]
     p = np.concatenate([rays, np.ones_like(rays[..., :1])], axis=-1) * depth[..., None]
     # metric scale: s = sum(w L T) / sum(w L^2), w = conf product of the limb's joints
@@ -293,25 +381,72 @@ class DecodedBatch:
     confidence: NDArray[np.float64]  # (N, 34)
 
 
+class PoseSmoother:
+    """[DS]'s One-Euro smoothing of pose25d per tracked person: image x, y, zRel and the root depth.
+
+    DeepStream keeps one filter set per object id (g_filter_pose25d) with its fixed constants
+    (filtering.one_euro.DS_*) and, by a quirk, a single root-depth filter for all objects; here each
+    track has its own. Rows without a track id are not smoothed (counted). Tracks unseen for
+    ``max_age_s`` are forgotten.
+    """
+
+    def __init__(self, max_age_s: float = 1.0) -> None:
+        self.max_age_s = float(max_age_s)
+        self._tracks: dict[int, tuple[OneEuroFilter, OneEuroFilter, OneEuroFilter, float | None]] = {}
+        self.counters = {"smoothed": 0, "no_track_id": 0}
+
+    def _filters(self, track_id: int, t_s: float | None) -> tuple[OneEuroFilter, OneEuroFilter, OneEuroFilter]:
+        f = self._tracks.get(track_id)
+        if f is None or (t_s is not None and f[3] is not None and t_s - f[3] > self.max_age_s):
+            f = (OneEuroFilter(DS_KEYPOINT_XY), OneEuroFilter(DS_KEYPOINT_ZREL), OneEuroFilter(DS_ROOT_DEPTH), t_s)
+        self._tracks[track_id] = (f[0], f[1], f[2], t_s)
+        return f[0], f[1], f[2]
+
+    def smooth(self, uv: NDArray[np.float64], z_rel: NDArray[np.float64], track_ids: list[int | None],
+               t_s: float | None) -> tuple[NDArray[np.float64], NDArray[np.float64],
+                                           Callable[[NDArray[np.float64]], NDArray[np.float64]]]:
+        """Smoothed (uv, z_rel) and the root-depth filter for ``lift_pose25d`` of this batch."""
+        uv, z_rel = uv.copy(), z_rel.copy()
+        roots: list[OneEuroFilter | None] = []
+        for i, tid in enumerate(track_ids):
+            if tid is None or tid < 0:
+                self.counters["no_track_id"] += 1
+                roots.append(None)
+                continue
+            fxy, fz, froot = self._filters(int(tid), t_s)
+            uv[i], z_rel[i] = fxy(uv[i], t_s), fz(z_rel[i], t_s)
+            roots.append(froot)
+            self.counters["smoothed"] += 1
+
+        def root_filter(z_root: NDArray[np.float64]) -> NDArray[np.float64]:
+            return np.array([float(f(z, t_s)) if f is not None else z for f, z in zip(roots, z_root, strict=True)])
+
+        return uv, z_rel, root_filter
+
+
 def decode(outputs: dict[str, NDArray[np.float32]], inputs: dict[str, NDArray[np.float32]],
-           k: NDArray[np.float64], lift: str = "network") -> DecodedBatch:
+           k: NDArray[np.float64], lift: str = DEFAULT_LIFT, smoother: PoseSmoother | None = None,
+           track_ids: list[int | None] | None = None, t_s: float | None = None) -> DecodedBatch:
     """Network outputs -> metres in the optical frame, image pixels, confidence.
 
-    lift="network" takes ``pose3d`` (mm) as is; lift="pose25d" recomputes the
-    3D pose from ``pose25d`` with this camera's K (the [DS] app's path).
-    2D joints come from ``pose25d``/``pose2d`` crop pixels mapped through
-    t_form_inv (identical to ``pose2d_org_img`` when the network honours it).
+    lift="pose25d" (default, [DS]'s path) lifts ``pose25d`` with this camera's K; lift="network" takes
+    ``pose3d`` (mm) as is. 2D joints come from ``pose25d`` crop pixels mapped through t_form_inv
+    ([DS]'s corner convention). ``smoother`` applies [DS]'s One-Euro filters per track before the lift.
     """
+    if lift not in LIFTS:
+        raise ValueError(f"lift must be one of {LIFTS}, not {lift!r}")
     p25 = np.asarray(outputs["pose25d"], dtype=np.float64)
     t_inv = np.asarray(inputs["t_form_inv"], dtype=np.float64)
     conf = np.clip(p25[..., 3], 0.0, 1.0)
     uv = np.einsum("nij,nkj->nki", t_inv[:, :2, :2], p25[..., :2]) + t_inv[:, None, :2, 2]
+    z_rel = p25[..., 2]
+    root_filter = None
+    if smoother is not None:
+        uv, z_rel, root_filter = smoother.smooth(uv, z_rel, list(track_ids or [None] * len(uv)), t_s)
     if lift == "network":
         p3d_mm = np.asarray(outputs["pose3d"], dtype=np.float64)[..., :3]
-    elif lift == "pose25d":
-        p3d_mm = lift_pose25d(uv, p25[..., 2], conf, k)
     else:
-        raise ValueError(f"lift must be 'network' or 'pose25d', not {lift!r}")
+        p3d_mm = lift_pose25d(uv, z_rel, conf, k, root_filter)
     return DecodedBatch(joints_cam_m=p3d_mm * 1e-3, joints_2d=uv, confidence=conf)
 
 
@@ -323,9 +458,13 @@ class BodyPose3DNetEstimator:
     """
 
     def __init__(self, engine: Any, box_source: BoxSource | None = None, max_batch: int = 8,
-                 lift: str = "network", use_depth: bool = True, min_box_score: float = 0.0,
-                 min_pose_confidence: float = 0.05) -> None:
+                 lift: str = DEFAULT_LIFT, use_depth: bool = True, min_box_score: float = 0.0,
+                 min_pose_confidence: float = 0.05, smoothing: bool = False) -> None:
+        if lift not in LIFTS:
+            raise ValueError(f"lift must be one of {LIFTS}, not {lift!r}")
         self.engine = engine
+        # [DS] One-Euro smoothing of pose25d per track (teleoperation jitter); needs boxes with track ids.
+        self.smoother = PoseSmoother() if smoothing else None
         self.box_source = box_source
         self.max_batch = max(1, int(max_batch))  # [DS] batch-size=8; TensorRT engines have a max batch
         self.lift = lift
@@ -340,7 +479,7 @@ class BodyPose3DNetEstimator:
                                          "empty_pose": 0}
 
     def estimate(self, rgb: NDArray[np.uint8], k: NDArray[np.float64], depth: NDArray[np.float32] | None = None,
-                 boxes: list[PersonBox] | None = None) -> list[PoseResult]:
+                 boxes: list[PersonBox] | None = None, stamp_s: float | None = None) -> list[PoseResult]:
         self.counters["frames"] += 1
         if rgb is None or rgb.ndim != 3 or rgb.shape[2] != 3 or np.asarray(k).shape != (3, 3):
             self.counters["bad_input"] += 1
@@ -357,7 +496,7 @@ class BodyPose3DNetEstimator:
             inputs, _ = self._prep(rgb, k, [b.xyxy for b in chunk])
             try:
                 outputs = self.engine.run(inputs)
-                dec = decode(outputs, inputs, k, self.lift)
+                dec = decode(outputs, inputs, k, self.lift, self.smoother, [b.track_id for b in chunk], stamp_s)
             except Exception as exc:  # engine failure: count, log, keep the node alive
                 self.counters["engine_error"] += 1
                 log.warning("bodypose3dnet: engine/decode failed: %s", exc)

@@ -110,6 +110,8 @@ class PosePipelineConfig:
     blazepose_model_dir: str = ""  # empty: paths.models_dir("blazepose") ($HOI_BLAZEPOSE_DIR, $HOI_MODELS_DIR, ...)
     model_path: str = ""  # BodyPose3DNet ONNX / engine
     engine: str = "auto"
+    # BodyPose3DNet 3D joints: "pose25d" (DeepStream's lift, the default) or "network" (the pose3d output)
+    bodypose3dnet_lift: str = "pose25d"
     max_people: int = 4
     use_depth: bool = True
     num_threads: int = 2
@@ -180,7 +182,7 @@ def make_pose_pipeline(cfg: PosePipelineConfig, engine: Any = None) -> PosePipel
             raise ValueError(f"backend bodypose3dnet needs 'model_path' to name an ONNX model or engine, got "
                              f"{cfg.model_path!r} (engines/README.md says where to get it)")
         engine = create_engine(cfg.model_path, load_contract("bodypose3dnet"), backend=cfg.engine)
-    est = BodyPose3DNetEstimator(engine, box_source=box_source, use_depth=cfg.use_depth)
+    est = BodyPose3DNetEstimator(engine, box_source=box_source, use_depth=cfg.use_depth, lift=cfg.bodypose3dnet_lift)
     return PosePipeline(est, box_source, name, model_dir)
 
 

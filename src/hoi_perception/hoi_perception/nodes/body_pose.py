@@ -56,6 +56,9 @@ PARAMETERS = (
           "layer (model_path)", choices=BACKENDS),
     Param("model_path", "", "BodyPose3DNet ONNX model or TensorRT engine (engines/README.md); backend bodypose3dnet"),
     Param("engine", "auto", "engine backend for BodyPose3DNet", choices=("auto", "onnxruntime", "tensorrt")),
+    Param("bodypose3dnet_lift", "pose25d", "BodyPose3DNet 3D joints: pose25d (DeepStream's lift of the pose25d "
+          "output with the limb-length scale, docs/bodypose3dnet_lift.md) or network (the pose3d output, unverified)",
+          choices=("pose25d", "network")),
     Param("blazepose_model_dir", "", "folder holding pose_detection.tflite and pose_landmark_full.tflite; empty: "
           "$HOI_BLAZEPOSE_DIR, else blazepose/ under the models folder (hoi_perception.paths)"),
     Param("box_source", "default", "where person boxes come from; default: hog+blazepose for blazepose, hog for "
@@ -98,6 +101,7 @@ def make_pipeline(node: Node) -> Any:
     cfg = PosePipelineConfig(backend=str(g("backend").value), box_source=str(g("box_source").value),
                              blazepose_model_dir=str(g("blazepose_model_dir").value),
                              model_path=str(g("model_path").value), engine=str(g("engine").value),
+                             bodypose3dnet_lift=str(g("bodypose3dnet_lift").value),
                              max_people=int(g("max_people").value), use_depth=bool(g("use_depth").value),
                              hog={"upscale": float(g("hog_upscale").value)})
     pipeline = make_pose_pipeline(cfg)

@@ -32,13 +32,26 @@ DEFAULT_TIME_INTERVAL_S = 0.033333
 # instances are masked out (instance_bank.py, also DeepStream ds-sparse4d instance_bank.h).
 MAX_TIME_INTERVAL_S = 2.0
 INPUT_W, INPUT_H = 960, 540
+# Minimum confidence for a new instance id: TAO's head passes the decoder's score_threshold to
+# InstanceBank.get_instance_id (nvidia_tao_pytorch/cv/sparse4d/model/sparse4d_head.py; experiment_spec.yaml
+# head.decoder.score_threshold 0.05, num_output 300).
+NEW_ID_THRESHOLD = 0.05
+DECODER_NUM_OUTPUT = 300
 # TAO dataset tracking_threshold (Omniverse3DDetTrackDataset): outputs with
 # cls_scores below it are not reported as tracks.
 TRACKING_THRESHOLD = 0.2
 
-# ImageNet normalisation of the mmdet/Sparse4D image pipeline (RGB order).
-IMAGE_MEAN_RGB = (123.675, 116.28, 103.53)
-IMAGE_STD_RGB = (58.395, 57.12, 57.375)
+# Normalisation of the TAO Sparse4D image pipeline, per *network input channel* (channel 0 first).
+# NVIDIA/tao_pytorch_backend nvidia_tao_pytorch/cv/sparse4d/experiment_specs/experiment_spec.yaml
+# dataset.normalize: mean [123.675, 116.28, 103.53], std [58.395, 57.12, 57.375], to_rgb: true.
+IMAGE_MEAN = (123.675, 116.28, 103.53)
+IMAGE_STD = (58.395, 57.12, 57.375)
+# Channel order the network is fed. TAO's LoadMultiViewImageFromFiles (dataloader/transforms.py) opens
+# the files with PIL ``.convert('RGB')``; NormalizeMultiviewImage -> normalize_image (dataloader/augment.py)
+# then runs ``cv2.cvtColor(img, cv2.COLOR_BGR2RGB)`` on that RGB array when to_rgb is true, which swaps
+# it to B, G, R. The network was trained on B, G, R with mean[0]=123.675 applied to blue.
+CHANNEL_ORDER = "BGR"
+CHANNEL_ORDERS = ("RGB", "BGR")
 
 # Class names of the card, in label order (labels_3d indexes this tuple).
 CLASS_NAMES: tuple[str, ...] = (

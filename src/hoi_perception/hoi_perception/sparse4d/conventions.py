@@ -82,3 +82,50 @@ def box_corners_ov(boxes: ArrayLike) -> NDArray[np.float64]:
     from hoi_perception.geometry.box3d import box_corners
 
     return box_corners(boxes)
+
+
+class ModelFrame:
+    """The one place that maps between the OV world and the frame the network works in (the "model frame").
+
+    The model frame is the BEV frame of the group: OV with the group origin subtracted from x, y and the
+    yaw negated (TAO data service: ``rots = -anno["3d bounding box rotation"][2]``, group recentering).
+    Everything the network reads or writes lives in it:
+
+    * ``input_cached_anchor`` / ``output_cached_anchor``: TAO's exported graph concatenates the cached
+      anchors with its own (nvidia_tao_pytorch/cv/sparse4d/utils/onnx_export.py memorybank_update), so
+      the engine's cached output goes back in unchanged;
+    * ``boxes_3d``: TAO's decoder (model/detection3d/decoder.py decode_box) only exponentiates the sizes
+      and takes atan2(sin, cos) of the anchors; it changes no frame (contract boxes_3d.conventions.frame);
+    * ``projection_mat``: maps model-frame points to pixels, so it includes world_from_model.
+
+    Used by the instance bank (both cache paths), the decoding to tracks, the pre-processing's projection
+    matrices and the stand-in.
+    """
+
+    def __init__(self, origin_xy: tuple[float, float] = (0.0, 0.0)) -> None:
+        self.origin_xy = (float(origin_xy[0]), float(origin_xy[1]))
+
+    def __repr__(self) -> str:
+        return f"ModelFrame(origin_xy={self.origin_xy})"
+
+    def boxes_to_ov(self, boxes_model: ArrayLike) -> NDArray[np.float64]:
+        """Model-frame boxes (..., >=7) -> OV world boxes."""
+        return bev_to_ov_boxes(boxes_model, self.origin_xy)
+
+    def boxes_from_ov(self, boxes_ov: ArrayLike) -> NDArray[np.float64]:
+        """OV world boxes (..., >=7) -> model-frame boxes."""
+        return ov_to_bev_boxes(boxes_ov, self.origin_xy)
+
+    def anchors_from_ov(self, boxes_ov: ArrayLike) -> NDArray[np.float32]:
+        """OV boxes (N, 10) -> model-frame anchors (N, 11)."""
+        return encode_anchors(self.boxes_from_ov(np.asarray(boxes_ov, dtype=np.float64).reshape(-1, BOX_DIM)))
+
+    def anchors_to_ov(self, anchors: ArrayLike) -> NDArray[np.float64]:
+        """Model-frame anchors (N, 11) -> OV boxes (N, 10)."""
+        return self.boxes_to_ov(decode_anchors(anchors))
+
+    def world_from_model(self) -> NDArray[np.float64]:
+        """4x4 homogeneous transform of model-frame points to OV world points (translation by the origin)."""
+        t = np.eye(4)
+        t[0, 3], t[1, 3] = self.origin_xy
+        return t

@@ -1,8 +1,10 @@
 """Decoding of the Sparse4D outputs to world-frame tracked objects.
 
-boxes_3d are OV world boxes (card); our ``world`` frame is the calibration's
-world (z up, metres), so positions are taken as they are and yaw is the heading
-about +z (docs/sparse4d_conventions.md).
+boxes_3d are in the model frame (what TAO's decoder emits: nvidia_tao_pytorch/cv/sparse4d/model/
+detection3d/decoder.py decode_box only exponentiates sizes and takes atan2 of the anchors); they are
+converted to the OV world (our ``world`` frame: z up, metres, yaw = heading about +z) by
+conventions.ModelFrame, the same module the instance bank and the projection matrices use
+(docs/sparse4d_conventions.md).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from numpy.typing import NDArray
 
 from hoi_perception.geometry.rotations import yaw_to_quat
 from hoi_perception.sparse4d import constants as C
+from hoi_perception.sparse4d.conventions import ModelFrame
 
 
 @dataclass
@@ -60,9 +63,10 @@ def decode_tracks(
     class_names: Sequence[str] = C.CLASS_NAMES,
     stamp_ns: int = 0,
     source: str = "",
+    frame: ModelFrame | None = None,
 ) -> list[Track3D]:
-    """Rows with a track id, a known label and cls score >= its class threshold -> Track3D, best score first."""
-    boxes = np.asarray(outputs["boxes_3d"], dtype=np.float64).reshape(-1, C.BOX_DIM)
+    """Rows with a track id, a known label and cls score >= its class threshold -> Track3D (OV world), best first."""
+    boxes = (frame or ModelFrame()).boxes_to_ov(np.asarray(outputs["boxes_3d"], dtype=np.float64).reshape(-1, C.BOX_DIM))
     m = boxes.shape[0]
     labels = np.asarray(outputs["labels_3d"]).reshape(-1)[:m].astype(np.int64)
     cls = np.asarray(outputs["cls_scores"], dtype=np.float32).reshape(-1)[:m]

@@ -40,21 +40,76 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hoi_perception.geometry.camera import PinholeCamera
-from hoi_perception.sparse4d.constants import IMAGE_MEAN_RGB, IMAGE_STD_RGB, INPUT_H, INPUT_W
+from hoi_perception.sparse4d.constants import CHANNEL_ORDER, CHANNEL_ORDERS, IMAGE_MEAN, IMAGE_STD, INPUT_H, INPUT_W
+from hoi_perception.sparse4d.conventions import ModelFrame
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STRIP_ROWS = 108  # output rows per strip: 108x960x3 uint8 = 311 kB of scratch, in L2
 
 
-def projection_matrix(camera: PinholeCamera, input_wh: tuple[int, int] = (INPUT_W, INPUT_H)) -> NDArray[np.float32]:
-    """4x4 world -> network-input pixels: diag(sx, sy, 1, 1) @ [K 0; 0 1] @ camera_from_world."""
+def projection_matrix(
+    camera: PinholeCamera, input_wh: tuple[int, int] = (INPUT_W, INPUT_H), frame: ModelFrame | None = None
+) -> NDArray[np.float32]:
+    """4x4 model frame -> network-input pixels: diag(sx, sy, 1, 1) @ [K 0; 0 1] @ camera_from_world @ world_from_model.
+
+    The network's anchors live in the model frame (group origin subtracted, conventions.ModelFrame), so
+    the projection must add the origin back before the world -> camera transform.
+    """
     sx = input_wh[0] / float(camera.width)
     sy = input_wh[1] / float(camera.height)
     k4 = np.eye(4)
     k4[:3, :3] = camera.k
     scale = np.diag([sx, sy, 1.0, 1.0])
-    return (scale @ k4 @ camera.camera_from_world).astype(np.float32)
+    world_from_model = (frame or ModelFrame()).world_from_model()
+    return (scale @ k4 @ camera.camera_from_world @ world_from_model).astype(np.float32)
+
+
+# Resize filters: "pil_bicubic" is what TAO's pipeline does (ResizeCropFlipImage: PIL Image.resize(resize_dims)
+# with the default filter, which Pillow documents as BICUBIC for RGB images, with antialiasing when
+# shrinking); "area" is OpenCV INTER_AREA (INTER_LINEAR below a 2x shrink), this project's earlier choice.
+RESIZE_FILTERS = ("pil_bicubic", "area")
+DEFAULT_RESIZE_FILTER = "pil_bicubic"
+
+
+def pil_resize(frame: NDArray[np.uint8], out_wh: tuple[int, int]) -> NDArray[np.uint8]:
+    """uint8 HxWx3 -> resized with Pillow's bicubic filter (TAO's resize; Pillow releases the GIL here)."""
+    from PIL import Image
+
+    img = Image.fromarray(np.ascontiguousarray(frame))
+    return np.asarray(img.resize((int(out_wh[0]), int(out_wh[1])), Image.Resampling.BICUBIC))
+
+
+def _bicubic(x: NDArray[np.float64], a: float = -0.5) -> NDArray[np.float64]:
+    x = np.abs(x)
+    near = ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+    far = (((x - 5.0) * x + 8.0) * x - 4.0) * a
+    return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
+
+
+def pil_bicubic_weights(in_size: int, out_size: int) -> NDArray[np.float64]:
+    """[out_size, in_size] matrix of Pillow's bicubic resampling along one axis (float, rows sum to 1).
+
+    The rule of Pillow's precompute_coeffs (src/libImaging/Resample.c, facts only): scale = in / out, the
+    kernel (cubic, a = -0.5, support 2) is stretched by max(scale, 1) (antialias when shrinking); output i
+    is centred at (i + 0.5) * scale; taps from int(centre - support + 0.5) to int(centre + support + 0.5),
+    clipped to the image, weight k((x - centre + 0.5) / filterscale), normalised to sum 1. Pillow then
+    applies the weights in 22-bit fixed point with a rounded, clipped uint8 result per pass (horizontal
+    pass first), which this float matrix reproduces to within one uint8 level.
+    """
+    scale = in_size / out_size
+    fscale = max(scale, 1.0)
+    support = 2.0 * fscale
+    m = np.zeros((out_size, in_size))
+    for i in range(out_size):
+        centre = (i + 0.5) * scale
+        x0 = max(int(centre - support + 0.5), 0)
+        x1 = min(int(centre + support + 0.5), in_size)
+        xs = np.arange(x0, x1)
+        w = _bicubic((xs - centre + 0.5) / fscale)
+        total = w.sum()
+        m[i, x0:x1] = w / total if total != 0.0 else w
+    return m
 
 
 def resize_interpolation(in_w: int, out_w: int) -> int:
@@ -70,11 +125,25 @@ def integer_factors(in_hw: tuple[int, int], out_wh: tuple[int, int]) -> tuple[in
     return h_in // h, w_in // w
 
 
-def normalisation_luts(mean_rgb: Sequence[float], std_rgb: Sequence[float]) -> list[NDArray[np.float32]]:
-    """Per channel, the 256-entry float32 table uint8 v -> (v - mean) / std (computed in float64)."""
+def normalisation_luts(mean: Sequence[float], std: Sequence[float]) -> list[NDArray[np.float32]]:
+    """Per network channel, the 256-entry float32 table uint8 v -> (v - mean) / std (computed in float64)."""
     v = np.arange(256, dtype=np.float64)
     return [((v - float(m)) / float(s)).astype(np.float32).reshape(256, 1)
-            for m, s in zip(mean_rgb, std_rgb, strict=True)]
+            for m, s in zip(mean, std, strict=True)]
+
+
+def source_channels(encoding: str, channel_order: str) -> tuple[int, int, int]:
+    """Index into the frame's channels for each network input channel.
+
+    ``encoding``: the frame's order ("rgb8" / "bgr8"); ``channel_order``: the order the network is fed
+    ("RGB" / "BGR", contract field ``img.conventions.channel_order``; TAO Sparse4D: BGR, see constants).
+    """
+    if encoding not in ("rgb8", "bgr8"):
+        raise ValueError(f"encoding must be rgb8 or bgr8, got {encoding!r}")
+    order = str(channel_order).upper()
+    if order not in CHANNEL_ORDERS:
+        raise ValueError(f"channel_order must be one of {CHANNEL_ORDERS}, got {channel_order!r}")
+    return (0, 1, 2) if encoding[:3].upper() == order else (2, 1, 0)
 
 
 @dataclass
@@ -89,8 +158,9 @@ class _Task:
 class Sparse4DPreprocessor:
     """Preallocated multi-camera pre-processing (fast path). Not thread-safe: one instance per tracker.
 
-    ``encoding`` is the channel order of the incoming frames ("rgb8" or "bgr8"); the
-    network takes RGB (mmdet to_rgb=True with the ImageNet mean/std). 4-channel frames
+    ``encoding`` is the channel order of the incoming frames ("rgb8" or "bgr8"); ``channel_order``
+    the order the network is fed (contract ``img.conventions.channel_order``, default BGR as TAO's
+    pipeline produces it: constants.CHANNEL_ORDER); ``mean``/``std`` are per network channel. 4-channel frames
     (rgba8/bgra8) use their first three channels. ``num_threads``: pool workers
     (default: the number of cores; 1 = run in the calling thread). ``strip_rows``:
     output rows per cache-resident strip.
@@ -100,25 +170,31 @@ class Sparse4DPreprocessor:
         self,
         cameras: Sequence[PinholeCamera],
         input_wh: tuple[int, int] = (INPUT_W, INPUT_H),
-        mean_rgb: Sequence[float] = IMAGE_MEAN_RGB,
-        std_rgb: Sequence[float] = IMAGE_STD_RGB,
+        mean: Sequence[float] = IMAGE_MEAN,
+        std: Sequence[float] = IMAGE_STD,
         encoding: str = "rgb8",
         num_threads: int | None = None,
         strip_rows: int = DEFAULT_STRIP_ROWS,
+        channel_order: str = CHANNEL_ORDER,
+        frame: ModelFrame | None = None,
+        resize_filter: str = DEFAULT_RESIZE_FILTER,
     ) -> None:
-        if encoding not in ("rgb8", "bgr8"):
-            raise ValueError(f"encoding must be rgb8 or bgr8, got {encoding!r}")
+        if resize_filter not in RESIZE_FILTERS:
+            raise ValueError(f"resize_filter must be one of {RESIZE_FILTERS}, got {resize_filter!r}")
+        self.resize_filter = resize_filter
+        # Output channel c reads source channel _src_ch[c]; validates encoding and channel_order.
+        self._src_ch = source_channels(encoding, channel_order)
+        self.channel_order = str(channel_order).upper()
         self.cameras = list(cameras)
         self.input_wh = (int(input_wh[0]), int(input_wh[1]))
         self.encoding = encoding
-        self.mean_rgb = tuple(float(m) for m in mean_rgb)
-        self.std_rgb = tuple(float(s) for s in std_rgb)
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
         n = len(self.cameras)
         w, h = self.input_wh
         self.img = np.zeros((1, n, 3, h, w), dtype=np.float32)
-        # Output channel c reads source channel _src_ch[c] (RGB out from BGR in).
-        self._src_ch = (2, 1, 0) if encoding == "bgr8" else (0, 1, 2)
-        self.projection_mat = np.stack([projection_matrix(c, self.input_wh) for c in self.cameras])[None] if n else (
+        self.frame = frame or ModelFrame()
+        self.projection_mat = np.stack([projection_matrix(c, self.input_wh, self.frame) for c in self.cameras])[None] if n else (
             np.zeros((1, 0, 4, 4), np.float32))
         self.image_wh = np.tile(np.array([w, h], dtype=np.float32), (1, n, 1))
         self.num_threads = max(1, int(num_threads if num_threads is not None else (os.cpu_count() or 1)))
@@ -129,7 +205,7 @@ class Sparse4DPreprocessor:
 
     # -- subclass hooks ------------------------------------------------------------------------------
     def _setup(self) -> None:
-        self._luts = normalisation_luts(self.mean_rgb, self.std_rgb)
+        self._luts = normalisation_luts(self.mean, self.std)
         self._from_to = [self._src_ch[0], 0, self._src_ch[1], 1, self._src_ch[2], 2]
         self._local = threading.local()
 
@@ -137,7 +213,7 @@ class Sparse4DPreprocessor:
         """Tasks for one valid frame: row bands for integer factors (so few cameras still use all workers)."""
         w, h = self.input_wh
         f = integer_factors(frame.shape[:2], self.input_wh)
-        if f is None:
+        if f is None or (self.resize_filter == "pil_bicubic" and f != (1, 1)):
             return [_Task(i, frame, 0, h, None)]
         n = len(self.cameras)
         bands = max(1, -(-self.num_threads // n)) if self._pool is not None else 1
@@ -157,7 +233,10 @@ class Sparse4DPreprocessor:
             self._local.scratch = scratch
         rs_buf, planes = scratch
         frame = t.frame
-        if t.factors is None:
+        if t.factors is None and self.resize_filter == "pil_bicubic":
+            # TAO's resize (Pillow bicubic, antialiased): whole frame, then the strip loop.
+            full = pil_resize(frame, self.input_wh)
+        elif t.factors is None:
             # Generic size: whole-frame resize (same interpolation rule as the reference), then strips.
             full = cv2.resize(frame, self.input_wh, interpolation=resize_interpolation(frame.shape[1], w))
         else:
@@ -234,20 +313,24 @@ class ReferencePreprocessor(Sparse4DPreprocessor):
         self,
         cameras: Sequence[PinholeCamera],
         input_wh: tuple[int, int] = (INPUT_W, INPUT_H),
-        mean_rgb: Sequence[float] = IMAGE_MEAN_RGB,
-        std_rgb: Sequence[float] = IMAGE_STD_RGB,
+        mean: Sequence[float] = IMAGE_MEAN,
+        std: Sequence[float] = IMAGE_STD,
         encoding: str = "rgb8",
         num_threads: int | None = None,
+        channel_order: str = CHANNEL_ORDER,
+        frame: ModelFrame | None = None,
+        resize_filter: str = DEFAULT_RESIZE_FILTER,
     ) -> None:
         if num_threads is None:
             num_threads = min(len(cameras), os.cpu_count() or 1)
-        super().__init__(cameras, input_wh, mean_rgb, std_rgb, encoding, num_threads)
+        super().__init__(cameras, input_wh, mean, std, encoding, num_threads, channel_order=channel_order,
+                         frame=frame, resize_filter=resize_filter)
 
     def _setup(self) -> None:
         w, h = self.input_wh
         self._resized = [np.empty((h, w, 3), dtype=np.uint8) for _ in self.cameras]
-        self._alpha = [1.0 / s for s in self.std_rgb]
-        self._beta = [-m / s for m, s in zip(self.mean_rgb, self.std_rgb, strict=True)]
+        self._alpha = [1.0 / s for s in self.std]
+        self._beta = [-m / s for m, s in zip(self.mean, self.std, strict=True)]
 
     def _plan(self, i: int, frame: NDArray[np.uint8]) -> list[_Task]:
         return [_Task(i, frame, 0, self.input_wh[1], None)]
@@ -258,8 +341,11 @@ class ReferencePreprocessor(Sparse4DPreprocessor):
             plane.fill(0.0)
             return
         rs = self._resized[t.cam]
-        interp = cv2.INTER_AREA if t.frame.shape[1] >= 2 * self.input_wh[0] + 1 else cv2.INTER_LINEAR
-        cv2.resize(t.frame, self.input_wh, dst=rs, interpolation=interp)
+        if self.resize_filter == "pil_bicubic":
+            rs[:] = pil_resize(t.frame, self.input_wh) if t.frame.shape[:2] != rs.shape[:2] else t.frame
+        else:
+            interp = cv2.INTER_AREA if t.frame.shape[1] >= 2 * self.input_wh[0] + 1 else cv2.INTER_LINEAR
+            cv2.resize(t.frame, self.input_wh, dst=rs, interpolation=interp)
         chans = cv2.split(rs)
         for c in range(3):
             src = chans[self._src_ch[c]]
@@ -271,9 +357,12 @@ def preprocess_reference(
     cameras: Sequence[PinholeCamera],
     input_wh: tuple[int, int] = (INPUT_W, INPUT_H),
     encoding: str = "rgb8",
+    channel_order: str = CHANNEL_ORDER,
+    resize_filter: str = DEFAULT_RESIZE_FILTER,
 ) -> NDArray[np.float32]:
     """The reference (previous) pre-processing as a function: a fresh (1,N,3,h,w) float32 copy of ``img``."""
-    pre = ReferencePreprocessor(cameras, input_wh, encoding=encoding, num_threads=1)
+    pre = ReferencePreprocessor(cameras, input_wh, encoding=encoding, num_threads=1, channel_order=channel_order,
+                                resize_filter=resize_filter)
     try:
         return pre(frames)["img"].copy()
     finally:

@@ -5,7 +5,8 @@
 * ``frames``: uint8 [N, H, W, 3] (NHWC, the camera's channel order, rgb8 or bgr8),
 * ``valid``: float32 [N] (1 = frame present, 0 = dropped / bad: its planes become 0, the mean colour),
 
-and returns ``img``: float32 [1, N, 3, h, w] (RGB, (pixel - mean) / std per channel), i.e. exactly the
+and returns ``img``: float32 [1, N, 3, h, w] (the contract's channel order, BGR for TAO Sparse4D;
+(pixel - mean) / std per network channel), i.e. exactly the
 Sparse4D ``img`` input. Steps: Transpose to NCHW on uint8 (4x less traffic than on float), Cast,
 resize, optional rounding to integers, channel swap (bgr8), normalisation as one Mul + Add with
 per-channel constants, zeroing of invalid cameras, Unsqueeze.
@@ -41,12 +42,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hoi_perception.geometry.camera import PinholeCamera
-from hoi_perception.sparse4d.constants import IMAGE_MEAN_RGB, IMAGE_STD_RGB, INPUT_H, INPUT_W
+from hoi_perception.sparse4d.constants import CHANNEL_ORDER, IMAGE_MEAN, IMAGE_STD, INPUT_H, INPUT_W
+from hoi_perception.sparse4d.conventions import ModelFrame
 from hoi_perception.sparse4d.preprocess import (
+    DEFAULT_RESIZE_FILTER,
+    RESIZE_FILTERS,
     Sparse4DPreprocessor,
     integer_factors,
+    pil_bicubic_weights,
     projection_matrix,
     resize_interpolation,
+    source_channels,
 )
 
 log = logging.getLogger(__name__)
@@ -66,17 +72,18 @@ def resize_weights(in_size: int, out_size: int, interpolation: int) -> NDArray[n
 def build_preprocess_graph(
     in_hw: tuple[int, int],
     input_wh: tuple[int, int] = (INPUT_W, INPUT_H),
-    mean_rgb: Sequence[float] = IMAGE_MEAN_RGB,
-    std_rgb: Sequence[float] = IMAGE_STD_RGB,
+    mean: Sequence[float] = IMAGE_MEAN,
+    std: Sequence[float] = IMAGE_STD,
     encoding: str = "rgb8",
     quantize: bool = True,
+    channel_order: str = CHANNEL_ORDER,
+    resize_filter: str = DEFAULT_RESIZE_FILTER,
 ) -> Any:
     """ONNX ModelProto: frames uint8 [N,H,W,3] + valid float32 [N] -> img float32 [1,N,3,h,w] (N dynamic)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    if encoding not in ("rgb8", "bgr8"):
-        raise ValueError(f"encoding must be rgb8 or bgr8, got {encoding!r}")
+    src_ch = source_channels(encoding, channel_order)
     h_in, w_in = int(in_hw[0]), int(in_hw[1])
     w, h = int(input_wh[0]), int(input_wh[1])
     nodes: list[Any] = []
@@ -90,7 +97,25 @@ def build_preprocess_graph(
     nodes.append(helper.make_node("Cast", ["nchw_u8"], ["nchw"], to=TensorProto.FLOAT))
     x = "nchw"
     f = integer_factors((h_in, w_in), (w, h))
-    if f is not None and f != (1, 1):
+    if resize_filter not in RESIZE_FILTERS:
+        raise ValueError(f"resize_filter must be one of {RESIZE_FILTERS}, got {resize_filter!r}")
+    if resize_filter == "pil_bicubic" and f != (1, 1):
+        # Pillow's two passes (horizontal first), each rounded and clipped to uint8 as Pillow does.
+        rx = const("pil_xT", pil_bicubic_weights(w_in, w).T.astype(np.float32))  # [W, w]
+        ry = const("pil_y", pil_bicubic_weights(h_in, h).astype(np.float32))  # [h, H]
+        lo, hi = const("u8_min", np.array(0.0, np.float32)), const("u8_max", np.array(255.0, np.float32))
+        half = const("half_pass", np.array(0.5, np.float32))
+        nodes.append(helper.make_node("MatMul", [x, rx], ["cols"]))  # [N,3,H,w]
+        nodes.append(helper.make_node("Add", ["cols", half], ["cols_h"]))
+        nodes.append(helper.make_node("Floor", ["cols_h"], ["cols_r"]))
+        nodes.append(helper.make_node("Clip", ["cols_r", lo, hi], ["cols_u8"]))
+        nodes.append(helper.make_node("MatMul", [ry, "cols_u8"], ["both"]))  # [N,3,h,w]
+        nodes.append(helper.make_node("Add", ["both", half], ["both_h"]))
+        nodes.append(helper.make_node("Floor", ["both_h"], ["both_r"]))
+        nodes.append(helper.make_node("Clip", ["both_r", lo, hi], ["pil_resized"]))
+        x = "pil_resized"
+        f = (1, 1)  # resized and already integer: no further resize or rounding
+    elif f is not None and f != (1, 1):
         nodes.append(helper.make_node("AveragePool", [x], ["pooled"], kernel_shape=list(f), strides=list(f)))
         x = "pooled"
     elif f is None:
@@ -104,13 +129,14 @@ def build_preprocess_graph(
         nodes.append(helper.make_node("Add", [x, const("half", np.array(0.5, np.float32))], ["plus_half"]))
         nodes.append(helper.make_node("Floor", ["plus_half"], ["rounded"]))
         x = "rounded"
-    if encoding == "bgr8":
-        nodes.append(helper.make_node("Gather", [x, const("bgr_to_rgb", np.array([2, 1, 0], np.int64))], ["rgb"], axis=1))
-        x = "rgb"
-    mean = np.asarray(mean_rgb, np.float64)
-    std = np.asarray(std_rgb, np.float64)
-    scale = (1.0 / std).astype(np.float32).reshape(1, 3, 1, 1)
-    bias = (-mean / std).astype(np.float32).reshape(1, 3, 1, 1)
+    if src_ch != (0, 1, 2):
+        nodes.append(helper.make_node("Gather", [x, const("channel_swap", np.array(src_ch, np.int64))],
+                                      ["swapped"], axis=1))
+        x = "swapped"
+    mean_a = np.asarray(mean, np.float64)
+    std_a = np.asarray(std, np.float64)
+    scale = (1.0 / std_a).astype(np.float32).reshape(1, 3, 1, 1)
+    bias = (-mean_a / std_a).astype(np.float32).reshape(1, 3, 1, 1)
     nodes.append(helper.make_node("Mul", [x, const("scale", scale)], ["scaled"]))
     nodes.append(helper.make_node("Add", ["scaled", const("bias", bias)], ["normalised"]))
     nodes.append(helper.make_node("Reshape", ["valid", const("valid_shape", np.array([-1, 1, 1, 1], np.int64))],
@@ -130,7 +156,8 @@ def build_preprocess_graph(
     return model
 
 
-def preprocess_contract(in_hw: tuple[int, int], input_wh: tuple[int, int] = (INPUT_W, INPUT_H)) -> Any:
+def preprocess_contract(in_hw: tuple[int, int], input_wh: tuple[int, int] = (INPUT_W, INPUT_H),
+                        channel_order: str = CHANNEL_ORDER) -> Any:
     """Engine-layer Contract of the graph for one frame size (built in code: it is parametric in H, W)."""
     from hoi_perception.engine.contract import contract_from_dict
 
@@ -139,7 +166,7 @@ def preprocess_contract(in_hw: tuple[int, int], input_wh: tuple[int, int] = (INP
     return contract_from_dict({
         "name": "sparse4d_preprocess",
         "version": 1,
-        "description": "uint8 NHWC frames -> Sparse4D img (resize, RGB, (x - mean) / std, NCHW)",
+        "description": "uint8 NHWC frames -> Sparse4D img (resize, channel order, (x - mean) / std, NCHW)",
         "dims": {"N": {"min": 1, "opt": 10, "max": MAX_CAMERAS, "example": 2,
                        "description": "cameras in the BEV group"}},
         "inputs": [
@@ -148,7 +175,7 @@ def preprocess_contract(in_hw: tuple[int, int], input_wh: tuple[int, int] = (INP
             {"name": "valid", "dtype": "float32", "shape": ["N"]},
         ],
         "outputs": [{"name": "img", "dtype": "float32", "shape": [1, "N", 3, h, w],
-                     "conventions": {"layout": "B N C H W", "channel_order": "RGB"}}],
+                     "conventions": {"layout": "B N C H W", "channel_order": channel_order}}],
     })
 
 
@@ -174,25 +201,32 @@ class GraphPreprocessor:
         self,
         cameras: Sequence[PinholeCamera],
         input_wh: tuple[int, int] = (INPUT_W, INPUT_H),
-        mean_rgb: Sequence[float] = IMAGE_MEAN_RGB,
-        std_rgb: Sequence[float] = IMAGE_STD_RGB,
+        mean: Sequence[float] = IMAGE_MEAN,
+        std: Sequence[float] = IMAGE_STD,
         encoding: str = "rgb8",
         num_threads: int | None = None,
         backend: str = "onnxruntime:cpu",
         quantize: bool = True,
         engine_kwargs: dict[str, Any] | None = None,
+        channel_order: str = CHANNEL_ORDER,
+        frame: ModelFrame | None = None,
+        resize_filter: str = DEFAULT_RESIZE_FILTER,
     ) -> None:
         self.cameras = list(cameras)
         if len(self.cameras) > MAX_CAMERAS:
             raise ValueError(f"at most {MAX_CAMERAS} cameras per graph, got {len(self.cameras)}")
         self.input_wh = (int(input_wh[0]), int(input_wh[1]))
-        self.mean_rgb, self.std_rgb = tuple(mean_rgb), tuple(std_rgb)
+        self.mean, self.std = tuple(mean), tuple(std)
         self.encoding = encoding
+        self.channel_order = str(channel_order).upper()
+        self.resize_filter = resize_filter
         self.backend = backend
         self.quantize = quantize
         self.engine_kwargs = dict(engine_kwargs or {})
         # Host fast path: frame checks, the fallback for mixed sizes, and projection matrices.
-        self._host = Sparse4DPreprocessor(self.cameras, self.input_wh, mean_rgb, std_rgb, encoding, num_threads)
+        self._host = Sparse4DPreprocessor(self.cameras, self.input_wh, mean, std, encoding, num_threads,
+                                          channel_order=self.channel_order, frame=frame,
+                                          resize_filter=resize_filter)
         self.counters = self._host.counters
         self.counters.setdefault("graph_fallback", 0)
         self.projection_mat = self._host.projection_mat
@@ -223,11 +257,12 @@ class GraphPreprocessor:
 
             from hoi_perception.engine import create_engine
 
-            model = build_preprocess_graph(key, self.input_wh, self.mean_rgb, self.std_rgb, self.encoding,
-                                           self.quantize)
-            path = Path(self._tmp.name) / f"preprocess_{key[1]}x{key[0]}_{self.encoding}.onnx"
+            model = build_preprocess_graph(key, self.input_wh, self.mean, self.std, self.encoding,
+                                           self.quantize, self.channel_order, self.resize_filter)
+            path = Path(self._tmp.name) / (f"preprocess_{key[1]}x{key[0]}_{self.encoding}_{self.channel_order}_"
+                                           f"{self.resize_filter}.onnx")
             onnx.save(model, str(path))
-            eng = create_engine(path, preprocess_contract(key, self.input_wh), backend=self.backend,
+            eng = create_engine(path, preprocess_contract(key, self.input_wh, self.channel_order), backend=self.backend,
                                 **self.engine_kwargs)
             log.info("sparse4d pre-processing graph for %dx%d on %s", key[1], key[0], eng.backend_name)
             self._engines[key] = eng

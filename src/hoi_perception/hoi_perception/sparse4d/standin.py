@@ -29,7 +29,7 @@ from scipy.optimize import linear_sum_assignment
 from hoi_perception.engine.base import Engine
 from hoi_perception.engine.contract import Contract, load_contract
 from hoi_perception.sparse4d import constants as C
-from hoi_perception.sparse4d.conventions import bev_to_ov_boxes, decode_anchors, wrap_angle
+from hoi_perception.sparse4d.conventions import ModelFrame, decode_anchors, wrap_angle
 
 BACKEND_NAME = "stand-in:noisy-ground-truth"
 
@@ -117,7 +117,9 @@ class Sparse4DStandIn(Engine):
         p = self.params
         self.calls += 1
         ncls = len(p.class_names)
-        labels, boxes, confs = self._detections()
+        labels, boxes_ov, confs = self._detections()
+        # Like the network, the stand-in works in the model frame (conventions.ModelFrame) throughout.
+        boxes = ModelFrame(p.origin_xy).boxes_from_ov(boxes_ov)
         nd = len(labels)
 
         prev = float(np.asarray(inputs["prev_exists"]).reshape(-1)[0]) > 0.5 and float(
@@ -130,8 +132,7 @@ class Sparse4DStandIn(Engine):
             active = feats_in[:n_temp, self._active_dim] > 0.5
         slots = np.flatnonzero(active)
         slot_cls = feats_in[slots, :ncls].argmax(axis=1) if slots.size else np.zeros(0, dtype=np.int64)
-        slot_boxes = bev_to_ov_boxes(decode_anchors(anchors_in[slots]), p.origin_xy) if slots.size else np.zeros(
-            (0, C.BOX_DIM))
+        slot_boxes = decode_anchors(anchors_in[slots]) if slots.size else np.zeros((0, C.BOX_DIM))
 
         det_slot = np.full(nd, -1, dtype=np.int64)
         if nd and slots.size:

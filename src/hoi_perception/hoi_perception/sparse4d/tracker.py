@@ -18,9 +18,10 @@ from numpy.typing import NDArray
 
 from hoi_perception.geometry.camera import PinholeCamera
 from hoi_perception.sparse4d import constants as C
+from hoi_perception.sparse4d.conventions import ModelFrame
 from hoi_perception.sparse4d.decode import Track3D, class_thresholds, decode_tracks
 from hoi_perception.sparse4d.instance_bank import HostInstanceBank, InstanceBankParams
-from hoi_perception.sparse4d.preprocess import Sparse4DPreprocessor
+from hoi_perception.sparse4d.preprocess import DEFAULT_RESIZE_FILTER, Sparse4DPreprocessor
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,10 @@ class Sparse4DParams:
     preprocess: str = "cpu"
     # create_engine backend of the graph; None = match the Sparse4D engine (tensorrt / onnxruntime:cuda / cpu).
     preprocess_backend: str | None = None
+    # Channel order the network is fed; None = the contract's img.conventions.channel_order (BGR for TAO).
+    channel_order: str | None = None
+    # Resize filter ("pil_bicubic" = TAO's PIL resize, "area" = OpenCV INTER_AREA); None = the contract's.
+    resize_filter: str | None = None
 
 
 @dataclass
@@ -72,6 +77,27 @@ class StepResult:
     reset_reason: str | None = None
     source: str = ""
     ok: bool = True
+
+
+def contract_channel_order(contract: Any, default: str = C.CHANNEL_ORDER) -> str:
+    """``img.conventions.channel_order`` of a Sparse4D contract (Contract object or dict), else ``default``."""
+    return str(contract_img_convention(contract, "channel_order", default)).upper()
+
+
+def contract_img_convention(contract: Any, key: str, default: Any) -> Any:
+    """``img.conventions[key]`` of a Sparse4D contract (Contract object or dict), else ``default``."""
+    if contract is None:
+        return default
+    specs = getattr(contract, "inputs", None)
+    if specs is None and isinstance(contract, Mapping):
+        specs = contract.get("inputs")
+    if isinstance(specs, Mapping):
+        spec = specs.get("img")
+    else:
+        spec = next((s for s in specs or () if (s.get("name") if isinstance(s, Mapping) else getattr(s, "name", None))
+                     == "img"), None)
+    conv = (spec.get("conventions") if isinstance(spec, Mapping) else getattr(spec, "conventions", None)) or {}
+    return conv.get(key, default)
 
 
 def _contract_dtypes(contract: Any) -> dict[str, np.dtype]:
@@ -109,6 +135,10 @@ class Sparse4DTracker:
         self.engine = engine
         self.params = params or Sparse4DParams()
         self.cameras = list(cameras)
+        self.channel_order = self.params.channel_order or contract_channel_order(contract)
+        self.frame = ModelFrame(self.params.bank.origin_xy)
+        self.resize_filter = self.params.resize_filter or str(
+            contract_img_convention(contract, "resize_filter", DEFAULT_RESIZE_FILTER))
         self.preprocess: Any
         if self.params.preprocess == "graph":
             from hoi_perception.sparse4d.preprocess_graph import GraphPreprocessor, default_graph_backend
@@ -117,10 +147,14 @@ class Sparse4DTracker:
                 self.cameras, self.params.input_wh, encoding=self.params.encoding,
                 num_threads=self.params.num_threads,
                 backend=self.params.preprocess_backend or default_graph_backend(engine),
+                channel_order=self.channel_order, frame=self.frame,
+                resize_filter=self.resize_filter,
             )
         elif self.params.preprocess == "cpu":
             self.preprocess = Sparse4DPreprocessor(
-                self.cameras, self.params.input_wh, encoding=self.params.encoding, num_threads=self.params.num_threads
+                self.cameras, self.params.input_wh, encoding=self.params.encoding, num_threads=self.params.num_threads,
+                channel_order=self.channel_order, frame=self.frame,
+                resize_filter=self.resize_filter,
             )
         else:
             raise ValueError(f"preprocess must be 'cpu' or 'graph', got {self.params.preprocess!r}")
@@ -194,7 +228,8 @@ class Sparse4DTracker:
         else:
             upd = self.bank.update(outputs)
             tracks = decode_tracks(
-                outputs, upd.track_ids, self.thresholds, self.params.class_names, int(stamp_ns), self.source
+                outputs, upd.track_ids, self.thresholds, self.params.class_names, int(stamp_ns), self.source,
+                self.frame,
             )
             ok = True
         t3 = time.perf_counter()
