@@ -257,7 +257,7 @@ class CrashSafeBagWriter:
                     self._write_summary()
                 except OSError as exc:
                     self._fail(exc)
-            state = "closed" if self.error is None else f"stopped: {self._error_text()}"
+            state = "closed" if self.error is None else f"stopped: {self.error_text()}"
             try:
                 self._write_metadata(state)
             except OSError as exc:  # the bag stays readable through its MCAP; metadata.yaml is the older one
@@ -434,7 +434,7 @@ class CrashSafeBagWriter:
         except OSError:
             pass  # the repair command cuts back to the last whole record
 
-    def _error_text(self) -> str:
+    def error_text(self) -> str:
         e = self.error
         if e is None:
             return ""
@@ -477,8 +477,7 @@ class CrashSafeBagWriter:
             view = view[k:]
             pos += k
         os.ftruncate(self._fd, base + len(out))
-        if self.do_fsync:
-            os.fsync(self._fd)
+        os.fsync(self._fd)  # once at close even when per-chunk fsync is off
 
     @staticmethod
     def _chunk_index(c: _ChunkInfo) -> bytes:
