@@ -302,6 +302,11 @@ class BagReader:
             raise BagError(f"{self.path}: cannot open bag: {_one_line(exc)}{hint}") from None
         self._open = True
         try:
+            self._check_metadata_values()
+        except BagError:
+            self.close()
+            raise
+        try:
             for c in self._reader.connections:
                 if c.msgdef.data and c.msgtype not in self._stored_types:
                     self._stored_types[c.msgtype] = (c.msgdef.format.name, c.msgdef.data)
@@ -309,6 +314,18 @@ class BagReader:
         except Exception as exc:  # noqa: BLE001 - a reader internals change must not stop reading
             self.problems.append(f"delivery check skipped: {_one_line(exc)}")
         return self
+
+    def _check_metadata_values(self) -> None:
+        """rosbags takes metadata.yaml's numbers as they are; a wrong type would fail much later."""
+        r = self._r
+        for name, value in (("message_count", r.message_count), ("starting_time", r.start_time),
+                            ("duration", r.duration)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise BagError(f"{self.path}: metadata.yaml: {name} is {value!r}, not a count of nanoseconds "
+                               "or messages")
+        for c in r.connections:
+            if not isinstance(c.msgcount, int) or c.msgcount < 0:
+                raise BagError(f"{self.path}: metadata.yaml: message_count of {c.topic} is {c.msgcount!r}")
 
     def close(self) -> None:
         if self._open and self._reader is not None:

@@ -61,6 +61,11 @@ LIBRARY = "hoi_perception crash-safe recorder"
 # bag cut off by a crash says so), "closed", or "stopped: <error>".
 STATE_KEY = "hoi_recorder_state"
 
+# Space held in the bag directory while recording and released when a write fails,
+# so the final metadata.yaml still fits on a full disk.
+RESERVE_NAME = ".space_reserve"
+RESERVE_BYTES = 64 * 1024
+
 _TAIL = rec.record(rec.OP_DATA_END, struct.pack("<I", 0)) + rec.footer_record(0, 0) + rec.MAGIC
 
 
@@ -115,8 +120,11 @@ def write_file_atomically(path: Path, data: bytes) -> None:
             n = os.write(fd, view)
             view = view[n:]
         os.fsync(fd)
-    finally:
+    except OSError:
         os.close(fd)
+        os.unlink(tmp)  # a half-written temp file must not hold space on a full disk
+        raise
+    os.close(fd)
     os.replace(tmp, path)
     dfd = os.open(path.parent, os.O_RDONLY)
     try:
@@ -241,8 +249,15 @@ class CrashSafeBagWriter:
         head = rec.MAGIC + rec.header_record("ros2", LIBRARY)
         self._data_end = 0
         self._append(head)
+        write_file_atomically(self.path / RESERVE_NAME, bytes(RESERVE_BYTES))
         self._write_metadata("recording")
         return self
+
+    def _release_reserve(self) -> None:
+        try:
+            os.unlink(self.path / RESERVE_NAME)
+        except OSError:
+            pass
 
     def close(self) -> None:
         """Write the last chunk, the summary and the final metadata.yaml. Never raises on write errors."""
@@ -257,6 +272,7 @@ class CrashSafeBagWriter:
                     self._write_summary()
                 except OSError as exc:
                     self._fail(exc)
+            self._release_reserve()
             state = "closed" if self.error is None else f"stopped: {self.error_text()}"
             try:
                 self._write_metadata(state)
@@ -382,6 +398,7 @@ class CrashSafeBagWriter:
             self._append(chunk + indexes)
         except OSError as exc:
             self.lost_in_failed_chunk = p.messages
+            self.dropped += p.messages
             self._fail(exc)
             return
         compressed = len(chunk) - 9 - 28 - 4 - len(self.compression) - 8
@@ -426,13 +443,18 @@ class CrashSafeBagWriter:
         if self._fd is None:
             return
         try:
-            # These bytes were allocated when the tail was first written, so this does
-            # not need new space; truncating frees whatever the failed write took.
-            os.pwrite(self._fd, _TAIL, self._data_end)
+            # Cut first: the file never shrinks below the old tail, so the rewrite
+            # stays within bytes the filesystem already holds.
             os.ftruncate(self._fd, self._data_end + len(_TAIL))
+            os.pwrite(self._fd, _TAIL, self._data_end)
             os.fsync(self._fd)
         except OSError:
             pass  # the repair command cuts back to the last whole record
+        self._release_reserve()
+        try:
+            self._write_metadata(f"stopped: {self.error_text()}")
+        except OSError:
+            pass  # the older metadata.yaml stays; its counts are still on disk
 
     def error_text(self) -> str:
         e = self.error

@@ -151,7 +151,7 @@ class BagRecorder(Node):
         self.stop_requested = True
         self.get_logger().error(
             f"writing {w.mcap_path} failed: {w.error_text()}; recording stopped with {w.message_count} messages "
-            f"on disk, {w.lost_in_failed_chunk + w.dropped} lost; what was written stays readable"
+            f"on disk, {w.dropped} lost; what was written stays readable"
         )
 
     def close(self) -> None:
