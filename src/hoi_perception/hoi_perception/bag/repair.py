@@ -84,7 +84,8 @@ def _why_repair(bag: Path) -> str:
             if n != r.message_count:
                 return f"metadata.yaml declares {r.message_count} messages, the file holds {n}"
     except BagError as exc:
-        return str(exc)
+        text = str(exc)
+        return text[len(f"{bag}: "):] if text.startswith(f"{bag}: ") else text
     return ""
 
 
