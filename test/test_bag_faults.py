@@ -86,18 +86,22 @@ def _mcap_lib_count(mcap_file: Path) -> int:
 
 
 def _record_and_kill(tmp_path: Path, kind: str, rate: float, kill_after_s: float, publish_s: float,
-                     extra_pub: list[str]) -> dict:
+                     extra_pub: list[str], depth: int) -> dict:
     bag = tmp_path / "bag"
     rec_log = tmp_path / "recorder.log"
     sent_json = tmp_path / "sent.json"
     topic = f"/fault/{kind}"
     with open(rec_log, "w") as log:
-        rec = subprocess.Popen(_recorder_cmd(bag, topic), stdout=log, stderr=subprocess.STDOUT, env=_env())
+        # Queues deep enough that DDS keeps every message while the recorder fsyncs on a loaded
+        # machine: what is missing afterwards is then what the kill cost, not a queue overrun.
+        rec = subprocess.Popen(_recorder_cmd(bag, topic, "-p", f"qos_depth:={depth}"), stdout=log,
+                               stderr=subprocess.STDOUT, env=_env())
     pub = None
     try:
         _wait_for_line(rec, rec_log, "recording [", 30)
         pub = subprocess.Popen([PY, str(PUBLISHER), "--topic", topic, "--kind", kind, "--rate", str(rate),
-                                "--duration-s", str(publish_s), "--out", str(sent_json), *extra_pub],
+                                "--duration-s", str(publish_s), "--out", str(sent_json), "--depth", str(depth),
+                                *extra_pub],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
         _wait_for_line(rec, rec_log, f"recording {topic} (", 30)
         time.sleep(kill_after_s)
@@ -145,13 +149,14 @@ def _check_kill_result(res: dict, chunk_interval_s: float = 1.0) -> None:
 
 
 def test_sigkill_small_messages_loses_at_most_the_last_second(tmp_path):
-    res = _record_and_kill(tmp_path, "small", rate=500.0, kill_after_s=3.3, publish_s=6.0, extra_pub=[])
+    res = _record_and_kill(tmp_path, "small", rate=500.0, kill_after_s=3.3, publish_s=6.0, extra_pub=[],
+                           depth=1000)
     _check_kill_result(res)
 
 
 def test_sigkill_images_loses_at_most_the_last_second(tmp_path):
     res = _record_and_kill(tmp_path, "image", rate=30.0, kill_after_s=3.3, publish_s=6.0,
-                           extra_pub=["--width", "640", "--height", "480", "--encoding", "rgb8"])
+                           extra_pub=["--width", "640", "--height", "480", "--encoding", "rgb8"], depth=60)
     _check_kill_result(res)
 
 

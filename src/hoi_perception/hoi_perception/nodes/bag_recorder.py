@@ -99,6 +99,8 @@ class BagRecorder(Node):
         except OSError as exc:
             raise ValueError(f"cannot create bag {self.out}: {exc.strerror or exc}") from None
         self.received: dict[str, int] = {}
+        self.transport_lost: dict[str, int] = {}
+        self._last_seq: dict[tuple[str, Any], int] = {}
         self.skipped: dict[str, str] = {}
         self.stop_requested = False
         self.failure_reported = False
@@ -133,15 +135,40 @@ class BagRecorder(Node):
                              reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
             self.received[topic] = 0
-            self.create_subscription(cls, topic, lambda data, t=topic: self.on_message(t, data), qos, raw=True)
+            self.create_subscription(cls, topic, self._callback(topic), qos, raw=True)
             self.get_logger().info(f"recording {topic} ({type_name})")
         self._check_writer()
 
-    def on_message(self, topic: str, data: bytes) -> None:
+    def _callback(self, topic: str) -> Any:
+        # Two parameters: rclpy then passes the MessageInfo with the publisher's sequence number.
+        def on_message(data: bytes, info: Any) -> None:
+            self.on_message(topic, data, info)
+
+        return on_message
+
+    def on_message(self, topic: str, data: bytes, info: Any = None) -> None:
         self.received[topic] += 1
+        if info is not None:
+            self._count_transport_gaps(topic, info)
         assert self.writer is not None
         self.writer.write_raw(topic, self.get_clock().now().nanoseconds, data)
         self._check_writer()
+
+    def _count_transport_gaps(self, topic: str, info: Any) -> None:
+        """Messages DDS dropped before the recorder took them (a keep-last queue overrun while it was
+        busy) show up as gaps in the publisher's sequence numbers."""
+        seq = info.get("publication_sequence_number") if isinstance(info, dict) else None
+        if not seq:
+            return
+        gid = info.get("publisher_gid")
+        key = (topic, bytes(gid["data"]) if isinstance(gid, dict) and "data" in gid else repr(gid))
+        last = self._last_seq.get(key)
+        self._last_seq[key] = seq
+        if last is not None and seq > last + 1:
+            self.transport_lost[topic] = self.transport_lost.get(topic, 0) + seq - last - 1
+            self.get_logger().warning(
+                f"{topic}: {self.transport_lost[topic]} messages lost before reaching the recorder so far "
+                f"(publisher sequence gaps; raise qos_depth or lower the load)", throttle_duration_sec=5.0)
 
     def _check_writer(self) -> None:
         w = self.writer
@@ -168,7 +195,9 @@ class BagRecorder(Node):
         lines = [f"{NAME}: {w.message_count} messages in {w.chunks_written} chunks, {w.bytes_written} bytes, "
                  f"to {self.out} ({state}, {time.monotonic() - self.started:.1f} s)"]
         counts = w.counts()
-        lines += [f"  {t}: {counts.get(t, 0)} written of {n} received" for t, n in sorted(self.received.items())]
+        lines += [f"  {t}: {counts.get(t, 0)} written of {n} received"
+                  + (f", {self.transport_lost[t]} lost before reaching the recorder" if t in self.transport_lost
+                     else "") for t, n in sorted(self.received.items())]
         lines += [f"  skipped {t}: {why}" for t, why in sorted(self.skipped.items())]
         if w.error is not None:
             lines.append(f"  lost: {w.lost_in_failed_chunk} in the chunk whose write failed, "
