@@ -297,7 +297,7 @@ class BagReader:
         except Exception as exc:  # noqa: BLE001 - every failure becomes one named line
             self._reader = None
             hint = ""
-            if _mcap_files(self.path) and ("magic" in str(exc) or "footer" in str(exc).lower()):
+            if _mcap_files(self.path) and ("end magic" in str(exc) or "footer" in str(exc).lower()):
                 hint = " (cut off by a crash? `hoi-bag-repair` recovers what was written)"
             raise BagError(f"{self.path}: cannot open bag: {_one_line(exc)}{hint}") from None
         self._open = True
