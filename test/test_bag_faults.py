@@ -228,6 +228,14 @@ def test_chunks_close_by_time_and_the_open_file_reads_with_rosbags_and_mcap(tmp_
     with Reader(tmp_path / "b") as r:
         assert sum(1 for _ in r.messages()) == 5000 == r.message_count
         assert r.storage.storages[0].chunks  # indexed after close
+    from mcap.reader import make_reader
+
+    with open(w.mcap_path, "rb") as f:  # mcap's seeking reader, CRCs checked, uses the summary
+        reader = make_reader(f, validate_crcs=True)
+        summary = reader.get_summary()
+        assert summary is not None and summary.statistics.message_count == 5000
+        assert len(summary.chunk_indexes) == w.chunks_written
+        assert sum(1 for _ in reader.iter_messages()) == 5000
 
 
 def test_enospc_in_process_stops_keeps_readable_and_bounds_memory(tmp_path, monkeypatch):
