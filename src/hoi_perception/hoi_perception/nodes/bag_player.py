@@ -31,6 +31,14 @@ Parameters (validated at start; a bad value logs an error and exits with 2):
 * ``publish_diagnostics`` (bool, false): /diagnostics at 1 Hz.
 
 The process ends by itself after the last message unless ``loop`` is set.
+
+Damaged bags (see hoi_perception.bag.io.BagReader): a bag that cannot be
+opened (truncated, not MCAP, broken metadata.yaml) is one line naming the file
+and the problem, exit code 2. A chunk that turns out damaged mid-play is
+reported, skipped and counted, and playback goes on; when rosbags would read
+fewer messages than the bag declares, the MCAP records are read directly.
+Exit codes: 0 played, 2 start-up error (parameters or an unreadable bag),
+3 played but damaged data was skipped or fewer messages than declared were played.
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import rclpy
-from rclpy.exceptions import ParameterUninitializedException
+from rclpy.exceptions import ParameterException, ParameterUninitializedException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -53,12 +61,13 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.serialization import deserialize_message
 from rosgraph_msgs.msg import Clock
 
-from hoi_perception.bag.io import BagMessage, BagReader, TopicInfo
+from hoi_perception.bag.io import BagError, BagMessage, BagReader, TopicInfo
 from hoi_perception.bag.playback import PlaybackConfig, PlaybackRunner, PlaybackStats, schedule, select_topics
 
 CLOCK_TOPIC = "/clock"
 EXIT_OK = 0
 EXIT_BAD_PARAMETERS = 2
+EXIT_DAMAGED_DATA = 3
 
 
 class ParameterError(ValueError):
@@ -91,6 +100,7 @@ class BagPlayer(Node):
         # Set before anything can raise: rclpy's shutdown calls destroy_node on half-built nodes too.
         self.runner: PlaybackRunner | None = None
         self.reader: BagReader | None = None
+        self.read_error: str | None = None
         p = self.declare_parameter
         p("bag_path", "")
         p("rate", 1.0)
@@ -115,6 +125,8 @@ class BagPlayer(Node):
             self.get_logger().warning("use_sim_time is true on the player itself; it publishes /clock, set it false")
 
         reader = self.reader = BagReader(self.bag_path).open()
+        if reader.fallback_reason:
+            self.get_logger().warning(f"{self.bag_path}: {reader.fallback_reason}")
         self.topics: dict[str, TopicInfo] = reader.topics()
         selected = select_topics(sorted(self.topics), self.config)
         if not selected:
@@ -274,7 +286,12 @@ class BagPlayer(Node):
         self.runner = PlaybackRunner(events, self._publish, self._publish_clock, on_error=self._on_error)
         self.context.on_shutdown(self.runner.stop)
         t0 = time.monotonic()
-        stats = self.runner.run()
+        try:
+            stats = self.runner.run()
+        except BagError as exc:  # damage the record scanner cannot step over
+            self.read_error = str(exc)
+            self.get_logger().error(f"playback stopped: {exc}")
+            stats = self.runner.stats
         wall = time.monotonic() - t0
         linger = float(self.get_parameter("linger_s").value)
         if linger > 0 and rclpy.ok():
@@ -297,6 +314,30 @@ class BagPlayer(Node):
             if topic in self.skipped:
                 extra.append("skipped: type not importable")
             log.info(f"  {topic:<{width}} {n:>7} published  {self.topics[topic].msgtype}  {' '.join(extra)}")
+        reader = self.reader
+        if reader is not None and reader.problems:
+            for line in reader.problems:
+                log.error(f"{self.bag_path}: {line}")
+            lost = f"{reader.lost_messages}{'+' if reader.lost_unknown else ''}"
+            log.error(f"{self.bag_path}: skipped {reader.skipped_chunks} damaged chunk(s), {lost} messages lost")
+
+    def damaged(self, stats: PlaybackStats) -> str:
+        """Why the exit code must say the playback was incomplete ('' when it was complete)."""
+        reader = self.reader
+        if self.read_error:
+            return self.read_error
+        if reader is not None and (reader.skipped_chunks or reader.lost_unknown or
+                                   any("truncated" in p or "resynced" in p for p in reader.problems)):
+            return f"{reader.skipped_chunks} damaged chunk(s) skipped"
+        complete = not self.config.include and not self.config.exclude and not self.config.start_offset_s
+        # Topics skipped for an unimportable type were reported at start; they are not owed.
+        declared = sum(self.topics[t].count for t in self.played_topics)
+        played = stats.total_messages + sum(self.skipped.values()) + sum(stats.errors.values())
+        passes = max(1, stats.passes)
+        stopped = self.runner is not None and self.runner.stop_event.is_set()
+        if complete and not stopped and played < declared * passes:
+            return f"played {played} messages, the bag declares {declared} per pass"
+        return ""
 
     def _publish_diagnostics(self) -> None:
         from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -336,7 +377,11 @@ def _strings(value: Sequence[str] | None) -> tuple[str, ...]:
 
 def main(args: Sequence[str] | None = None) -> int:
     """Console entry point; returns the exit code (0 ok, 2 bad parameters, 130 interrupted)."""
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except Exception as exc:  # noqa: BLE001 - malformed --ros-args
+        print(f"bag_player: bad arguments: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_BAD_PARAMETERS
     node: BagPlayer | None = None
     executor: SingleThreadedExecutor | None = None
     spinner: threading.Thread | None = None
@@ -344,15 +389,19 @@ def main(args: Sequence[str] | None = None) -> int:
     try:
         try:
             node = BagPlayer()
-        except (ParameterError, FileNotFoundError) as exc:
-            rclpy.logging.get_logger("bag_player").error(str(exc))
+        except (ParameterError, FileNotFoundError, BagError, ParameterException) as exc:
+            rclpy.logging.get_logger("bag_player").error(" ".join(str(exc).split()))
             return EXIT_BAD_PARAMETERS
         # Parameter services and the diagnostics timer run beside the playback loop.
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         spinner = threading.Thread(target=_spin, args=(executor,), daemon=True)
         spinner.start()
-        node.play()
+        stats = node.play()
+        why = node.damaged(stats)
+        if why:
+            rclpy.logging.get_logger("bag_player").error(f"{node.bag_path}: incomplete playback: {why}")
+            rc = EXIT_DAMAGED_DATA
     except KeyboardInterrupt:
         rc = 130
     finally:

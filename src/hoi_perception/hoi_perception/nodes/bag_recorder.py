@@ -1,94 +1,245 @@
-"""Record topics into a rosbag2 MCAP bag (rosbag2_py / `ros2 bag record`
+"""Record topics into a crash-safe rosbag2 MCAP bag (rosbag2_py / `ros2 bag record`
 are not on PyPI).
 
 Subscribes to every configured topic as serialized CDR (no deserialization,
 so any message type is recorded as it was sent), creating subscriptions as
 topics appear in the graph, and writes them with the receive time as log time
-through hoi_perception.bag (rosbags, metadata.yaml included). Message types
-must be known to the bag typestore (ROS 2 standard types + hoi_msgs); a topic
-of an unknown type is reported and skipped, never silently lost. The bag is
-closed properly on Ctrl-C, so what was recorded stays readable.
+through :class:`hoi_perception.bag.recording.CrashSafeBagWriter`: chunks are
+closed by size and by time (``chunk_interval_s``, 1 s by default), written and
+fsync'd, and metadata.yaml is kept current, so SIGKILL or a power cut loses at
+most the last chunk and the bag opens with rosbags as it is (or after
+``hoi-bag-repair`` if the kill hit a write). Message types must be known to the
+bag typestore (ROS 2 standard types + hoi_msgs); a topic of an unknown type is
+reported and skipped, never silently lost.
+
+A write error (a full disk) is one ERROR line: the recorder stops writing,
+keeps what was written readable, prints its summary and exits with code 3.
+
+Parameters (a bad value is one line and exit code 2):
+
+* ``output`` (string, required): bag directory to create (must not exist).
+* ``topics`` (string array, ["/hoi/*"]): topic names or fnmatch patterns; not empty.
+* ``compress`` (bool, true): zstd chunks.
+* ``chunk_bytes`` (int, 1048576, 1 KiB .. 1 GiB), ``chunk_interval_s`` (double, 1.0, 0.01 .. 60).
+* ``fsync`` (bool, true): fsync after every chunk (off only for throw-away recordings).
+* ``qos_depth`` (int, 10, 1 .. 1000): keep-last depth of the subscriptions (bounds
+  what DDS buffers for the recorder; latched topics keep 100).
+* ``discovery_period_s`` (double, 0.5, 0.05 .. 60): how often new topics are looked for.
+
+Exit codes: 0 recorded and closed, 2 start-up error, 3 stopped by a write error.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
+import signal
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from hoi_perception.bag.io import BagWriter
+from hoi_perception.bag.recording import CrashSafeBagWriter
 from hoi_perception.nodes.sync_monitor import message_type
-from hoi_perception.ros.node_main import run_node
+
+EXIT_OK = 0
+EXIT_BAD_PARAMETERS = 2
+EXIT_WRITE_FAILED = 3
+NAME = "bag_recorder"
+
+# Topic names (rcl's rules) plus fnmatch's * ? [ ] !.
+_PATTERN_OK = re.compile(r"^/?[A-Za-z0-9_/~{}*?\[\]!]+$")
+
+
+def _int_range(lo: int, hi: int, text: str) -> ParameterDescriptor:
+    return ParameterDescriptor(description=text, integer_range=[IntegerRange(from_value=lo, to_value=hi, step=0)])
+
+
+def _float_range(lo: float, hi: float, text: str) -> ParameterDescriptor:
+    return ParameterDescriptor(description=text,
+                               floating_point_range=[FloatingPointRange(from_value=lo, to_value=hi, step=0.0)])
 
 
 class BagRecorder(Node):
     def __init__(self) -> None:
-        super().__init__("bag_recorder")
-        self.out = str(self.declare_parameter("output", "").value)
-        self.patterns = list(self.declare_parameter("topics", ["/hoi/*"]).value)
-        self.compress = bool(self.declare_parameter("compress", True).value)
-        period = float(self.declare_parameter("discovery_period_s", 0.5).value)
+        super().__init__(NAME)
+        self.writer: CrashSafeBagWriter | None = None
+        try:
+            p = self.declare_parameter
+            self.out = str(p("output", "", ParameterDescriptor(description="bag directory to create")).value)
+            self.patterns = list(p("topics", ["/hoi/*"]).value)
+            self.compress = bool(p("compress", True).value)
+            chunk_bytes = int(p("chunk_bytes", 1 << 20, _int_range(1024, 1 << 30, "chunk size limit")).value)
+            interval = float(p("chunk_interval_s", 1.0, _float_range(0.01, 60.0, "chunk age limit")).value)
+            fsync = bool(p("fsync", True).value)
+            self.qos_depth = int(p("qos_depth", 10, _int_range(1, 1000, "subscription depth")).value)
+            period = float(p("discovery_period_s", 0.5, _float_range(0.05, 60.0, "topic discovery period")).value)
+        except ParameterException as exc:
+            raise ValueError(f"bad parameter: {exc}") from None
         if not self.out:
             raise ValueError("parameter 'output' (bag directory to create) is required")
+        if not self.patterns or not all(isinstance(t, str) and t for t in self.patterns):
+            raise ValueError(f"parameter 'topics' must be a non-empty list of topic names or patterns, "
+                             f"got {self.patterns!r}")
+        bad = [t for t in self.patterns if not _PATTERN_OK.match(t)]
+        if bad:
+            raise ValueError(f"parameter 'topics': not a topic name or pattern: {bad}")
         if Path(self.out).exists():
             raise ValueError(f"output {self.out} exists; refusing to overwrite a recording")
-        self.writer = BagWriter(self.out, compress=self.compress).open()
-        self.counts: dict[str, int] = {}
+        try:
+            self.writer = CrashSafeBagWriter(self.out, compression="zstd" if self.compress else "",
+                                             chunk_bytes=chunk_bytes, chunk_interval_s=interval, fsync=fsync).open()
+        except OSError as exc:
+            raise ValueError(f"cannot create bag {self.out}: {exc.strerror or exc}") from None
+        self.received: dict[str, int] = {}
+        self.transport_lost: dict[str, int] = {}
+        self._last_seq: dict[tuple[str, Any], int] = {}
         self.skipped: dict[str, str] = {}
-        self.write_errors = 0
+        self.stop_requested = False
+        self.failure_reported = False
+        self.started = time.monotonic()
         self.create_timer(period, self.discover)
+        # Closes a chunk by age even when no message arrives to trigger it.
+        self.create_timer(min(0.25, interval / 4), self.writer.poll)
         self.discover()
-        self.get_logger().info(f"recording {self.patterns} into {self.out}")
+        self.get_logger().info(f"recording {self.patterns} into {self.out} "
+                               f"(chunks <= {chunk_bytes} B or {interval} s, fsync {fsync})")
 
     def discover(self) -> None:
+        if self.stop_requested or self.writer is None:
+            return
         for topic, types in self.get_topic_names_and_types():
-            if topic in self.counts or topic in self.skipped:
+            if topic in self.received or topic in self.skipped:
                 continue
             if not any(fnmatch.fnmatchcase(topic, p) for p in self.patterns):
                 continue
             type_name = types[0]
             try:
                 cls = message_type(type_name)
+                # transient local catches latched topics (/tf_static) published before we joined
+                latched = any(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+                              for i in self.get_publishers_info_by_topic(topic))
                 self.writer.add_topic(topic, type_name)
             except Exception as e:  # unknown type in the typestore, or not importable
                 self.skipped[topic] = f"{type_name}: {e}"
                 self.get_logger().error(f"cannot record {topic} ({type_name}): {e}")
                 continue
-            # transient local catches latched topics (/tf_static) published before we joined
-            latched = any(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
-                          for i in self.get_publishers_info_by_topic(topic))
-            qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100 if latched else self.qos_depth,
+                             reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
-            self.counts[topic] = 0
-            self.create_subscription(cls, topic, lambda data, t=topic: self.on_message(t, data), qos, raw=True)
+            self.received[topic] = 0
+            self.create_subscription(cls, topic, self._callback(topic), qos, raw=True)
             self.get_logger().info(f"recording {topic} ({type_name})")
+        self._check_writer()
 
-    def on_message(self, topic: str, data: bytes) -> None:
-        try:
-            self.writer.write_raw(topic, self.get_clock().now().nanoseconds, data)
-            self.counts[topic] += 1
-        except Exception as e:
-            self.write_errors += 1
-            self.get_logger().error(f"write failed on {topic}: {e} ({self.write_errors} errors)",
-                                    throttle_duration_sec=2.0)
+    def _callback(self, topic: str) -> Any:
+        # Two parameters: rclpy then passes the MessageInfo with the publisher's sequence number.
+        def on_message(data: bytes, info: Any) -> None:
+            self.on_message(topic, data, info)
+
+        return on_message
+
+    def on_message(self, topic: str, data: bytes, info: Any = None) -> None:
+        self.received[topic] += 1
+        if info is not None:
+            self._count_transport_gaps(topic, info)
+        assert self.writer is not None
+        self.writer.write_raw(topic, self.get_clock().now().nanoseconds, data)
+        self._check_writer()
+
+    def _count_transport_gaps(self, topic: str, info: Any) -> None:
+        """Messages DDS dropped before the recorder took them (a keep-last queue overrun while it was
+        busy) show up as gaps in the publisher's sequence numbers."""
+        seq = info.get("publication_sequence_number") if isinstance(info, dict) else None
+        if not seq:
+            return
+        gid = info.get("publisher_gid")
+        key = (topic, bytes(gid["data"]) if isinstance(gid, dict) and "data" in gid else repr(gid))
+        last = self._last_seq.get(key)
+        self._last_seq[key] = seq
+        if last is not None and seq > last + 1:
+            self.transport_lost[topic] = self.transport_lost.get(topic, 0) + seq - last - 1
+            self.get_logger().warning(
+                f"{topic}: {self.transport_lost[topic]} messages lost before reaching the recorder so far "
+                f"(publisher sequence gaps; raise qos_depth or lower the load)", throttle_duration_sec=5.0)
+
+    def _check_writer(self) -> None:
+        w = self.writer
+        if w is None or w.error is None or self.failure_reported:
+            return
+        self.failure_reported = True
+        self.stop_requested = True
+        self.get_logger().error(
+            f"writing {w.mcap_path} failed: {w.error_text()}; recording stopped with {w.message_count} messages "
+            f"on disk, {w.dropped} lost; what was written stays readable"
+        )
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
+            if self.writer.error is not None:
+                self._check_writer()
 
     def summary(self) -> str:
-        lines = [f"bag_recorder: wrote {sum(self.counts.values())} messages to {self.out}"]
-        lines += [f"  {t}: {n}" for t, n in sorted(self.counts.items())]
+        w = self.writer
+        if w is None:
+            return f"{NAME}: nothing recorded"
+        state = "closed" if w.error is None else f"STOPPED by write error {w.error_text()}"
+        lines = [f"{NAME}: {w.message_count} messages in {w.chunks_written} chunks, {w.bytes_written} bytes, "
+                 f"to {self.out} ({state}, {time.monotonic() - self.started:.1f} s)"]
+        counts = w.counts()
+        lines += [f"  {t}: {counts.get(t, 0)} written of {n} received"
+                  + (f", {self.transport_lost[t]} lost before reaching the recorder" if t in self.transport_lost
+                     else "") for t, n in sorted(self.received.items())]
         lines += [f"  skipped {t}: {why}" for t, why in sorted(self.skipped.items())]
-        if self.write_errors:
-            lines.append(f"  {self.write_errors} write errors")
+        if w.error is not None:
+            lines.append(f"  lost: {w.lost_in_failed_chunk} in the chunk whose write failed, "
+                         f"{w.dropped - w.lost_in_failed_chunk} after it")
         return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_node(BagRecorder, "bag_recorder", lambda node: node.summary(), argv)
+    try:
+        rclpy.init(args=argv)
+    except Exception as exc:  # noqa: BLE001 - malformed --ros-args
+        print(f"{NAME}: bad arguments: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_BAD_PARAMETERS
+    node: BagRecorder | None = None
+    try:
+        try:
+            node = BagRecorder()
+        except (ValueError, FileNotFoundError) as exc:
+            rclpy.logging.get_logger(NAME).error(" ".join(str(exc).split()))
+            return EXIT_BAD_PARAMETERS
+        # SIGTERM (systemd, launch) ends the recording like Ctrl-C: close, summary.
+        signal.signal(signal.SIGTERM, lambda *_: _request_stop(node))
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        try:
+            while rclpy.ok() and not node.stop_requested:
+                executor.spin_once(timeout_sec=0.1)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        executor.remove_node(node)
+        node.close()
+        print(node.summary(), flush=True)
+        assert node.writer is not None
+        return EXIT_WRITE_FAILED if node.writer.error is not None else EXIT_OK
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def _request_stop(node: Any) -> None:
+    node.stop_requested = True
 
 
 if __name__ == "__main__":
