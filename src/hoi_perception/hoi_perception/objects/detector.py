@@ -132,7 +132,7 @@ def ssd_anchors(size: int = SSD_SIZE, num_layers: int = 6, min_scale: float = 0.
                 scales.append(math.sqrt(s * s_next))
             last += 1
         fm = math.ceil(size / strides[layer])
-        hw = [(sc / math.sqrt(r), sc * math.sqrt(r)) for sc, r in zip(scales, ratios)]
+        hw = [(sc / math.sqrt(r), sc * math.sqrt(r)) for sc, r in zip(scales, ratios, strict=True)]
         for y in range(fm):
             for x in range(fm):
                 for h, w in hw:
@@ -230,7 +230,7 @@ def decode_yolo(maps: list[NDArray[np.float32]], anchors: tuple, scale: float, o
                 image_wh: tuple[int, int], min_score: float,
                 size: int = YOLO_SIZE) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
     all_boxes, all_scores, all_cls = [], [], []
-    for m, anc in zip(maps, anchors):
+    for m, anc in zip(maps, anchors, strict=True):
         _, ch, gh, gw = m.shape
         nc = ch // len(anc) - 5
         p = m.reshape(len(anc), 5 + nc, gh, gw).astype(np.float64)
