@@ -65,7 +65,8 @@ class ObjectsHandsPipeline:
     def __init__(self, detector: ObjectDetector | None, hands: HandEstimator | None = None,
                  meshes: dict[str, MeshModel] | None = None, registrar: MeshRegistrar | None = None,
                  tracker: ObjectTracker | None = None, min_points: int = 30, max_points: int = 6000,
-                 min_registration_inliers: float = 0.5, skip_classes: tuple[str, ...] = ("person",)) -> None:
+                 min_registration_inliers: float = 0.5, skip_classes: tuple[str, ...] = ("person",),
+                 accept_inliers: float = 0.8) -> None:
         self.detector = detector
         self.hands = hands
         self.meshes = dict(meshes or {})
@@ -73,6 +74,7 @@ class ObjectsHandsPipeline:
         self.tracker = tracker or ObjectTracker()
         self.min_points, self.max_points = min_points, max_points
         self.min_registration_inliers = min_registration_inliers
+        self.accept_inliers = accept_inliers
         self.skip_classes = set(skip_classes)
         self._prev_world: dict[int, NDArray[np.float64]] = {}  # track id -> world_from_object (mesh poses)
         self.counters: dict[str, int] = {"frames": 0, "detections": 0, "objects": 0, "hands": 0, "mesh_poses": 0,
@@ -118,7 +120,7 @@ class ObjectsHandsPipeline:
                     continue
                 t0 = time.perf_counter()
                 seg = segment_object(depth, k, det.box, pmask, (w, h), max_points=self.max_points,
-                                     min_points=self.min_points)
+                                     min_points=self.min_points, up=up)
                 tm["segment"] += (time.perf_counter() - t0) * 1e3
                 if seg.reason != "ok":
                     skipped[seg.reason] = skipped.get(seg.reason, 0) + 1
@@ -133,8 +135,9 @@ class ObjectsHandsPipeline:
                 mesh = self.meshes.get(det.hoi_class)
                 if mesh is not None:
                     t0 = time.perf_counter()
-                    reg = self.registrar.register(mesh, seg.points, self._inits(obb, mesh, det.hoi_class,
-                                                                                world_from_cam))
+                    prev, inits = self._inits(obb, mesh, det.hoi_class, world_from_cam)
+                    reg = self.registrar.register(mesh, seg.points, prev + inits, n_preferred=len(prev),
+                                                  accept_inliers=self.accept_inliers)
                     tm["register"] += (time.perf_counter() - t0) * 1e3
                     if reg is not None and reg.inlier_fraction >= self.min_registration_inliers:
                         pose, method, size = reg.cam_from_object, f"mesh:{self.registrar.backend}", mesh.extents
@@ -174,10 +177,18 @@ class ObjectsHandsPipeline:
         return FrameResult(out, hands, detections, tm, skipped)
 
     def _inits(self, obb: ObbPose, mesh: MeshModel, cls: str,
-               world_from_cam: NDArray[np.float64] | None) -> list[NDArray[np.float64]]:
-        """Initial cam_from_object poses: the OBB (centred on the OBB centre, with its box symmetries, and with
-        90 deg yaw turns when the mesh's footprint axes could be swapped), and previous mesh poses of
-        live tracks of this class."""
+               world_from_cam: NDArray[np.float64] | None) -> tuple[list[NDArray[np.float64]],
+                                                                    list[NDArray[np.float64]]]:
+        """Initial cam_from_object poses, previous frames' first: previous mesh poses of live tracks of
+        this class, then the OBB (centred on the OBB centre, with its box symmetries, and with
+        90 deg yaw turns when the mesh's footprint axes could be swapped)."""
+        prev = []
+        if world_from_cam is not None:
+            cam_from_world = np.linalg.inv(world_from_cam)
+            for tid, wp in self._prev_world.items():
+                t = next((x for x in self.tracker.tracks if x.track_id == tid), None)
+                if t is not None and t.hoi_class == cls:
+                    prev.append(cam_from_world @ wp)
         inits = []
         rz = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
         syms = box_symmetries() if not obb.gravity_aligned else [np.eye(3), np.diag([-1.0, -1.0, 1.0])]
@@ -186,10 +197,4 @@ class ObjectsHandsPipeline:
                 r = obb.rotation @ s @ turn
                 # visible surface only: the centre lies behind the OBB centre by part of the hidden depth
                 inits.append(_pose4(r, obb.centre))
-        if world_from_cam is not None:
-            cam_from_world = np.linalg.inv(world_from_cam)
-            for tid, wp in self._prev_world.items():
-                t = next((x for x in self.tracker.tracks if x.track_id == tid), None)
-                if t is not None and t.hoi_class == cls:
-                    inits.append(cam_from_world @ wp)
-        return inits
+        return prev, inits

@@ -122,13 +122,18 @@ class MeshRegistrar:
         return np.asarray(r.transformation), self.max_iterations
 
     def register(self, model: MeshModel, observed: NDArray[np.float64],
-                 inits: list[NDArray[np.float64]]) -> RegistrationResult | None:
-        """Best alignment over the initial cam_from_object poses ``inits``; None without points."""
+                 inits: list[NDArray[np.float64]], accept_inliers: float = 0.85,
+                 n_preferred: int = 0, prefer_margin: float = 0.05) -> RegistrationResult | None:
+        """Best alignment over the initial cam_from_object poses ``inits`` (tried in order; a
+        preferred one reaching ``accept_inliers`` is taken at once); None without points. The best of the first ``n_preferred`` inits (previous poses) is kept
+        unless another init beats it by more than ``prefer_margin`` inlier fraction: a nearly
+        square box fits almost as well turned by 90 deg, and the id's orientation must not flip."""
         obs = np.asarray(observed, dtype=np.float64)
         if len(obs) < 10 or not inits:
             return None
         best: RegistrationResult | None = None
-        for init in inits:
+        preferred: RegistrationResult | None = None
+        for i, init in enumerate(inits):
             t = _inv(np.asarray(init, dtype=np.float64))  # object_from_cam: target (mesh) <- source (camera)
             t, it1 = self._align(model.points, obs, t, self.coarse_m)
             t, it2 = self._align(model.points, obs, t, self.fine_m)
@@ -139,4 +144,10 @@ class MeshRegistrar:
             cand = RegistrationResult(_inv(t), frac, rmse, it1 + it2, len(inits))
             if best is None or (frac, -rmse) > (best.inlier_fraction, -best.rmse):
                 best = cand
+            if i < n_preferred and (preferred is None or frac > preferred.inlier_fraction):
+                preferred = cand
+            if i < n_preferred and frac >= accept_inliers:
+                break  # the previous pose still fits: no need to search again
+        if preferred is not None and best is not None and preferred.inlier_fraction >= best.inlier_fraction - prefer_margin:
+            return preferred
         return best

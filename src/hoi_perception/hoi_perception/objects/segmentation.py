@@ -45,9 +45,15 @@ def box_pixels(box: tuple[float, float, float, float], shape: tuple[int, int],
 def segment_object(depth: NDArray[np.float32], k: NDArray[np.float64], box: tuple[float, float, float, float],
                    person_mask: NDArray[np.bool_] | None = None, image_size: tuple[int, int] | None = None,
                    max_points: int = 6000, voxel: float = 0.02, centre_fraction: float = 0.4,
-                   max_extent: float = 2.5, min_points: int = 20) -> ObjectPoints:
+                   max_extent: float = 2.5, min_points: int = 20,
+                   up: NDArray[np.float64] | None = None) -> ObjectPoints:
     """Points of the object in ``box`` (pixels of the RGB image of size ``image_size`` (W, H);
-    the depth image may be smaller, ZED publishes it downscaled). ``k`` is the RGB intrinsics."""
+    the depth image may be smaller, ZED publishes it downscaled). ``k`` is the RGB intrinsics.
+
+    With ``up`` (gravity-opposite unit vector in the camera frame) the lowest
+    dense horizontal layer in the box (the floor under a table, the table
+    under a cup) is removed before the object is grown: it is what the
+    object stands on, seen between its legs or in front of it."""
     dh, dw = depth.shape[:2]
     w, h = image_size if image_size is not None else (dw, dh)
     sx, sy = dw / float(w), dh / float(h)
@@ -69,6 +75,19 @@ def segment_object(depth: NDArray[np.float32], k: NDArray[np.float64], box: tupl
     if valid.sum() < min_points:
         return ObjectPoints(np.zeros((0, 3)), np.zeros((0, 2), np.int64), n_valid, n_person,
                             "too few valid depth pixels in the box")
+    u = (cols[None, :] + 0.5) / sx - 0.5
+    v = (rows[:, None] + 0.5) / sy - 0.5
+    fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
+    x = (u - cx) / fx * z
+    y = (v - cy) / fy * z
+    if up is not None:
+        hgt = np.where(valid, x * up[0] + y * up[1] + z * up[2], np.nan)
+        support = _support_layer(hgt[valid])
+        if support is not None:
+            valid &= ~(np.abs(hgt - support) < 0.03)
+            if valid.sum() < min_points:
+                return ObjectPoints(np.zeros((0, 3)), np.zeros((0, 2), np.int64), n_valid, n_person,
+                                    "only the supporting surface in the box")
     # seed depth: median of the box's centre region (the detector centres boxes on objects)
     rr, cc = np.meshgrid(np.arange(len(rows)), np.arange(len(cols)), indexing="ij")
     cf = (1.0 - centre_fraction) / 2
@@ -77,12 +96,6 @@ def segment_object(depth: NDArray[np.float32], k: NDArray[np.float64], box: tupl
     if seed_z.size < 3:
         seed_z = z[valid]
     z0 = float(np.median(seed_z))
-    # back-project (RGB pixel centres of the sampled depth pixels)
-    u = (cols[None, :] + 0.5) / sx - 0.5
-    v = (rows[:, None] + 0.5) / sy - 0.5
-    fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
-    x = (u - cx) / fx * z
-    y = (v - cy) / fy * z
     near = valid & (np.abs(z - z0) < max_extent / 2)
     pts = np.stack([np.broadcast_to(x, z.shape)[near], np.broadcast_to(y, z.shape)[near], z[near]], axis=1)
     pix = np.stack([np.broadcast_to(cols[None, :], z.shape)[near], np.broadcast_to(rows[:, None], z.shape)[near]], 1)
@@ -92,6 +105,20 @@ def segment_object(depth: NDArray[np.float32], k: NDArray[np.float64], box: tupl
     if len(pts) < min_points:
         return ObjectPoints(pts, pix, n_valid, n_person, "object component too small")
     return ObjectPoints(pts, pix, n_valid, n_person, "ok")
+
+
+def _support_layer(heights: NDArray[np.float64], bin_m: float = 0.02, min_fraction: float = 0.12) -> float | None:
+    """Height of the lowest horizontal layer holding >= min_fraction of the points, if it is
+    the lowest thing in the box (nothing much below it)."""
+    if heights.size < 20:
+        return None
+    lo = float(np.percentile(heights, 1))
+    hist, edges = np.histogram(heights, bins=np.arange(lo - bin_m, heights.max() + 2 * bin_m, bin_m))
+    dense = np.flatnonzero(hist >= min_fraction * heights.size)
+    if dense.size == 0 or dense[0] > 3:  # the dense layer must be at the bottom
+        return None
+    i = int(dense[0])
+    return float(0.5 * (edges[i] + edges[i + 1]))
 
 
 def _connected_to_seed(pts: NDArray[np.float64], seed: NDArray[np.bool_], voxel: float) -> NDArray[np.bool_]:
