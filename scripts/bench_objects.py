@@ -114,30 +114,10 @@ def _resize_frame(f, w: int, h: int):  # noqa: ANN001, ANN202
             cv2.resize(f.depth, (w, h), interpolation=cv2.INTER_NEAREST), k)
 
 
-def _gt_box_detections(fr, k: np.ndarray) -> list:  # noqa: ANN001
-    """The carried box's ground-truth 2D box (projected corners), as a detection named so."""
-    from hoi_perception.objects.detector import ObjectDetection
-    from hoi_perception.scene import hoi_script as hs
-
-    out = []
-    cam_from_world = np.linalg.inv(fr.world_from_cam)
-    for g in fr.objects:
-        if g.name != "box":
-            continue
-        c = cam_from_world @ g.world_from_object
-        s = hs.BOX_SIZE / 2
-        corners = np.array([[x, y, z] for x in (-s[0], s[0]) for y in (-s[1], s[1]) for z in (-s[2], s[2])])
-        p = (corners @ c[:3, :3].T + c[:3, 3]) @ k.T
-        uv = p[:, :2] / p[:, 2:]
-        out.append(ObjectDetection((uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()), 1.0, "Box", "box",
-                                   "ground-truth-box"))
-    return out
-
-
 def bench_pipeline(n_frames: int) -> list[dict]:
     from hoi_perception.bag.sample import ensure_sample_bag
     from hoi_perception.bodypose.blazepose import BlazePoseEstimator
-    from hoi_perception.evaluation.objects import load_zed_frames
+    from hoi_perception.evaluation.objects import gt_box_detections, load_zed_frames
     from hoi_perception.hands.estimator import HandEstimator
     from hoi_perception.objects.detector import make_object_detector
     from hoi_perception.objects.pipeline import ObjectsHandsPipeline, PersonInput
@@ -167,7 +147,7 @@ def bench_pipeline(n_frames: int) -> list[dict]:
                 dets = det.detect(rgb)
                 det_ms = (time.perf_counter() - t0) * 1e3
                 if mesh_on:  # the detector rarely finds the rendered box: add its ground-truth box (labelled)
-                    dets = [d for d in dets if d.hoi_class != "box"] + _gt_box_detections(fr, k)
+                    dets = [d for d in dets if d.hoi_class != "box"] + gt_box_detections(fr, k)
                 r = pipe.process(rgb, depth, k, fr.stamp_ns * 1e-9, people, fr.world_from_cam, detections=dets)
                 r.timings_ms["detect"] = det_ms
                 r.timings_ms["total"] += det_ms

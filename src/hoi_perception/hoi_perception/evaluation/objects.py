@@ -173,3 +173,58 @@ def score_object_poses(frames: list[tuple[ZedFrame, list[tuple[str, int, NDArray
             sc.rotation_errors_deg.append(rotation_error_deg(est[best][2][:3, :3], cam_from_obj[:3, :3], syms))
             sc.track_ids.append(est[best][1])
     return scores
+
+
+def gt_box_detections(frame: ZedFrame, k: NDArray[np.float64] | None = None, name: str = "box") -> list[Any]:
+    """The ground-truth 2D box of the carried box (projected corners of its 3D box), as an
+    ObjectDetection whose source says "ground-truth-box": for scoring the pose stage alone,
+    apart from the detector."""
+    from hoi_perception.objects.detector import ObjectDetection
+    from hoi_perception.scene import hoi_script as hs
+
+    if frame.world_from_cam is None:
+        return []
+    k = frame.k if k is None else k
+    out = []
+    cam_from_world = np.linalg.inv(frame.world_from_cam)
+    for g in frame.objects:
+        if g.name != name:
+            continue
+        c = cam_from_world @ g.world_from_object
+        s = hs.BOX_SIZE / 2
+        corners = np.array([[x, y, z] for x in (-s[0], s[0]) for y in (-s[1], s[1]) for z in (-s[2], s[2])])
+        p = (corners @ c[:3, :3].T + c[:3, 3]) @ k.T
+        uv = p[:, :2] / p[:, 2:]
+        out.append(ObjectDetection((float(uv[:, 0].min()), float(uv[:, 1].min()), float(uv[:, 0].max()),
+                                    float(uv[:, 1].max())), 1.0, "Box", "box", "ground-truth-box"))
+    return out
+
+
+def evaluate_pose_stage(bag: Path, meshes: dict[str, Any] | None, people: bool = True) -> dict[str, Any]:
+    """The carried box's pose from its ground-truth 2D box through segmentation, OBB or mesh
+    registration and tracking, scored against ground truth (offline, no DDS)."""
+    from hoi_perception.objects.pipeline import ObjectsHandsPipeline, PersonInput
+
+    pipe = ObjectsHandsPipeline(None, None, meshes or {})
+    bp = None
+    if people:
+        from hoi_perception.bodypose.blazepose import BlazePoseEstimator
+
+        bp = BlazePoseEstimator()
+    pairs = []
+    ms = []
+    for fr in load_zed_frames(bag):
+        ppl = [PersonInput(i + 1, r.joints_2d, r.confidence) for i, r in
+               enumerate(bp.estimate(fr.rgb, fr.k, fr.depth))] if bp is not None else []
+        res = pipe.process(fr.rgb, fr.depth, fr.k, fr.stamp_ns * 1e-9, ppl, fr.world_from_cam,
+                           detections=gt_box_detections(fr))
+        ms.append(res.timings_ms["total"])
+        pairs.append((fr, [(o.hoi_class, o.track_id, o.cam_from_object) for o in res.objects]))
+    sc = score_object_poses(pairs)
+    out = sc[min(sc)].summary() if sc else {}
+    box = [s for s in sc.values() if s.name == "box"]
+    if box:
+        out = box[0].summary()
+        out["rotation_error_deg_p90"] = float(np.percentile(box[0].rotation_errors_deg, 90))
+    out["pose_stage_ms_median"] = float(np.median(ms)) if ms else float("nan")
+    return out
