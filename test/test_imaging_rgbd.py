@@ -43,7 +43,7 @@ def test_zed_frame() -> None:
     depth = np.full((H, W), 2.0, np.float32)
     depth[0, 0], depth[0, 1], depth[0, 2], depth[0, 3] = np.nan, np.inf, 0.0, -1.0
     rgb_msg, depth_msg = zed_pair(depth)
-    ing = RgbdIngest()
+    ing = RgbdIngest(compute_xyz=True)
     f = ing.from_messages(rgb_msg, depth_msg, info())
     assert f.rgb.shape == (H, W, 3) and f.rgb.dtype == np.uint8
     assert tuple(f.rgb[0, 0]) == (200, 0, 10)
@@ -72,7 +72,7 @@ def test_depth_integer_ratio_resized_nearest(factor: int) -> None:
     else:  # depth at double resolution
         d = np.repeat(np.repeat(np.arange(H * W, dtype=np.float32).reshape(H, W) + 1, 2, 0), 2, 1)
     rgb_msg, _ = zed_pair()
-    ing = RgbdIngest()
+    ing = RgbdIngest(compute_xyz=True)
     f = ing.from_messages(rgb_msg, image(d, "32FC1"), info())
     assert f.depth.shape == (H, W) and ing.stats.depth_resized == 1
     if factor > 0:

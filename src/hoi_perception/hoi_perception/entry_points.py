@@ -13,6 +13,7 @@ CONSOLE_SCRIPTS = [
     "track_fusion = hoi_perception.nodes.track_fusion_node:main",
     "track_evaluator = hoi_perception.nodes.track_evaluator:main",
     "body_pose = hoi_perception.nodes.body_pose:main",
+    "objects_hands = hoi_perception.nodes.objects_hands:main",
     "bag_recorder = hoi_perception.nodes.bag_recorder:main",
     "hoi-bag-repair = hoi_perception.bag.repair:main",
     "hoi-make-sample = hoi_perception.bag.sample:main",

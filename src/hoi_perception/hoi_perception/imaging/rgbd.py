@@ -22,7 +22,8 @@ from numpy.typing import NDArray
 from hoi_perception.geometry.camera import backproject_depth
 from hoi_perception.imaging.encodings import (
     ImageConversionError,
-    image_to_depth,
+    depth_to_metres_counted,
+    image_to_numpy,
     image_to_rgb8,
 )
 from hoi_perception.sync.stamps import header_ns
@@ -149,7 +150,11 @@ class _Counted:
 class RgbdIngest(_Counted):
     """ZED-style RGB + registered depth + camera_info -> RgbdFrame."""
 
-    def __init__(self, stats: IngestStats | None = None, *, compute_xyz: bool = True) -> None:
+    def __init__(self, stats: IngestStats | None = None, *, compute_xyz: bool = False) -> None:
+        """``compute_xyz``: also back-project the whole frame into ``RgbdFrame.xyz`` (about 3x a
+        memcpy of the frame at 1080p). Off by default: consumers back-project only the pixels
+        they need (objects/segmentation.py inside boxes, bodypose/depth.py at joints), which keeps
+        the 1080p ingest near 2x a memcpy (scripts/bench_ingest.py)."""
         super().__init__(stats)
         self.compute_xyz = compute_xyz
 
@@ -160,8 +165,8 @@ class RgbdIngest(_Counted):
             _check_stamp(stamp, "colour image")
             _check_stamp(depth_stamp, "depth image")
             rgb = image_to_rgb8(image)
-            depth_m = image_to_depth(depth)
-            return self._build(rgb, depth_m, intr, stamp, str(image.header.frame_id), depth_stamp)
+            depth_m, invalid = depth_to_metres_counted(image_to_numpy(depth), str(depth.encoding))
+            return self._build(rgb, depth_m, intr, stamp, str(image.header.frame_id), depth_stamp, invalid)
         except ImageConversionError as exc:
             self._reject(exc)
             raise
@@ -195,14 +200,16 @@ class RgbdIngest(_Counted):
 
     def _build(
         self, rgb: NDArray[np.uint8], depth: NDArray[np.float32], intr: Intrinsics, stamp: int, frame_id: str,
-        depth_stamp: int,
+        depth_stamp: int, invalid: int | None = None,
     ) -> RgbdFrame:
         h, w = rgb.shape[:2]
         _check_info_size(intr, h, w)
         if depth.shape != (h, w):
             depth = match_depth_size(depth, h, w)
             self.stats.depth_resized += 1
-        invalid = int(np.count_nonzero(np.isnan(depth)))
+            invalid = None
+        if invalid is None:
+            invalid = int(depth.size - np.count_nonzero(depth == depth))
         # depth_to_metres already mapped every invalid value to NaN
         xyz = backproject_depth(depth, intr.k, assume_valid=True) if self.compute_xyz else None
         self.stats.frames += 1

@@ -1,0 +1,408 @@
+"""objects_hands node: 6DoF objects and 3D hands from one RGB-D camera.
+
+One process per camera (namespace it and set the topics). Subscribes to the
+camera's image + registered depth (approximate-time synchronizer) and its
+camera_info, and gets people one of two ways (``people_source``):
+
+* ``blazepose`` (default): runs BlazePose in this process. The node then
+  needs nothing but the camera, so a camera without a body_pose node still
+  gets hands; person ids are this node's own.
+* ``topic``: takes the body_pose node's HumanPose3DArray (``humans_topic``)
+  with the image's stamp (within ``humans_tolerance_s``; none: the frame is
+  processed without people, counted). BlazePose then runs once per camera
+  and hands carry the same person ids as /hoi/humans and the human_<id> TF.
+
+Publishes ``~/objects`` (hoi_msgs/ObjectPoseArray, camera optical frame),
+``~/hands`` (hoi_msgs/Hand3DArray), TF ``object_<id>`` and
+``human_<id>_left_hand`` / ``_right_hand`` (from the hand model: origin at
+the wrist, x towards the middle finger MCP, z the palm normal, y = z x x),
+``~/markers`` (object boxes, hand skeletons), ``~/annotated`` and
+/diagnostics. Gravity and the tracking frame come from /tf_static
+(``world_frame`` -> the camera's optical frame) through one lookup function.
+Sparse4D tracks on ``tracks_topic`` (world frame) lend their ids to objects.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+from geometry_msgs.msg import Point
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import ColorRGBA
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import Marker, MarkerArray
+
+from hoi_msgs.msg import (
+    BoundingBox2D,
+    Hand3D,
+    Hand3DArray,
+    HumanPose3DArray,
+    ObjectPose,
+    ObjectPoseArray,
+    Point2D,
+    TrackedObject3DArray,
+)
+from hoi_perception.imaging.encodings import ImageConversionError, numpy_to_image
+from hoi_perception.imaging.rgbd import RgbdIngest
+from hoi_perception.ros.conversions import pose_from_matrix, vector3
+from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
+from hoi_perception.ros.node_main import run_node
+from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
+from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
+from hoi_perception.ros.tf import StaticTransforms, TransformBroadcaster, transform_stamped
+from hoi_perception.ros.time import ns_from_stamp
+from hoi_perception.sync.approximate import SyncedSet
+
+PEOPLE_SOURCES = ("blazepose", "topic", "none")
+# parameter -> (min, max) for the numeric ones (checked at start-up: exit 2 with one line)
+RANGES: dict[str, tuple[float, float]] = {
+    "min_detection_score": (0.0, 1.0), "min_hand_presence": (0.0, 1.0), "max_rate_hz": (0.0, 120.0),
+    "track_gate_m": (0.01, 5.0), "track_max_missed_s": (0.0, 30.0), "track_min_hits": (1, 100),
+    "humans_tolerance_s": (0.0, 1.0), "min_object_points": (5, 100000), "max_object_points": (100, 1000000),
+    "num_threads": (1, 64), "max_people": (0, 32), "min_registration_inliers": (0.0, 1.0),
+}
+SIDE_NAMES = ("left_hand", "right_hand")
+
+
+def lookup_world_from_camera(tf: StaticTransforms, world: str, camera: str) -> np.ndarray | None:
+    """The one TF lookup of this node (a time-aware buffer can replace it here)."""
+    return tf.lookup(world, camera) if world else None
+
+
+def hand_frame(kp: np.ndarray) -> np.ndarray | None:
+    """4x4 hand frame from 21 camera-frame keypoints: origin wrist, x to middle MCP, z palm normal."""
+    x = kp[9] - kp[0]
+    n = np.cross(kp[5] - kp[0], kp[17] - kp[0])
+    if np.linalg.norm(x) < 1e-6 or np.linalg.norm(n) < 1e-9:
+        return None
+    x = x / np.linalg.norm(x)
+    z = n - x * (n @ x)
+    if np.linalg.norm(z) < 1e-9:
+        return None
+    z /= np.linalg.norm(z)
+    m = np.eye(4)
+    m[:3, :3] = np.column_stack([x, np.cross(z, x), z])
+    m[:3, 3] = kp[0]
+    return m
+
+
+class ObjectsHandsNode(Node):
+    def __init__(self) -> None:
+        super().__init__("objects_hands")
+        p = self.declare_parameter
+        p("image_topic", "/zed/zed_node/left/image_rect_color")
+        p("depth_topic", "/zed/zed_node/depth/depth_registered")
+        p("camera_info_topic", "/zed/zed_node/left/camera_info")
+        p("people_source", "blazepose")
+        p("humans_topic", "/hoi/humans")
+        p("humans_tolerance_s", 0.02)
+        p("tracks_topic", "")  # Sparse4D TrackedObject3DArray (world frame) for id reuse; "" = off
+        p("world_frame", "world")
+        p("detector", "ssd_oidv4")
+        p("detector_backend", "onnxruntime:cpu")  # yolov3_tiny: engine backend ("auto" on a GPU)
+        p("objects_model_dir", "")
+        p("hands_model_dir", "")
+        p("blazepose_model_dir", "")
+        p("mesh_config", "")  # YAML {class: {mesh: path, scale: s}}
+        p("registration_backend", "small_gicp")
+        p("min_registration_inliers", 0.5)
+        p("min_detection_score", 0.4)
+        p("min_hand_presence", 0.5)
+        p("enable_hands", True)
+        p("max_people", 4)
+        p("min_object_points", 30)
+        p("max_object_points", 6000)
+        p("track_gate_m", 0.5)
+        p("track_max_missed_s", 1.5)
+        p("track_min_hits", 2)
+        p("num_threads", 2)
+        p("max_rate_hz", 0.0)
+        p("publish_tf", True)
+        p("publish_annotated", True)
+        for name, (lo, hi) in RANGES.items():
+            v = self.get_parameter(name).value
+            if not isinstance(v, (int, float)) or not lo <= float(v) <= hi:
+                raise ValueError(f"parameter '{name}' must be in [{lo}, {hi}], got {v!r}")
+        self.people_source = str(self.get_parameter("people_source").value)
+        if self.people_source not in PEOPLE_SOURCES:
+            raise ValueError(f"parameter 'people_source' must be one of {PEOPLE_SOURCES}, got {self.people_source!r}")
+        self.pipeline, self.bodypose = self._make_pipeline()
+        self.static_tf = StaticTransforms()
+        self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
+        self._humans: deque[Any] = deque(maxlen=60)
+        if self.people_source == "topic":
+            self.create_subscription(HumanPose3DArray, str(self.get_parameter("humans_topic").value),
+                                     self._humans.append, reliable_qos(30))
+        self._tracks: deque[Any] = deque(maxlen=30)
+        if str(self.get_parameter("tracks_topic").value):
+            self.create_subscription(TrackedObject3DArray, str(self.get_parameter("tracks_topic").value),
+                                     self._tracks.append, reliable_qos(10))
+        self.rgbd = RgbdIngest(compute_xyz=False)  # xyz only inside boxes and at joints
+        topics = [(Image, self.get_parameter("image_topic").value), (Image, self.get_parameter("depth_topic").value)]
+        sync_cfg = SyncConfig.declare(self, "sync")
+        self.sync = TopicSynchronizer(self, topics, self.on_set, sync_cfg)
+        self.camera_info: CameraInfo | None = None
+        info_qos = reliable_qos(1) if sync_cfg.qos_reliability == "reliable" else sensor_data_qos(1)
+        self.create_subscription(CameraInfo, str(self.get_parameter("camera_info_topic").value),
+                                 self.on_camera_info, info_qos)
+        self._waiting: deque[SyncedSet] = deque(maxlen=10)
+        q = reliable_qos(10)
+        self.pub_objects = self.create_publisher(ObjectPoseArray, "~/objects", q)
+        self.pub_hands = self.create_publisher(Hand3DArray, "~/hands", q)
+        self.pub_markers = self.create_publisher(MarkerArray, "~/markers", q)
+        self.pub_img = self.create_publisher(Image, "~/annotated", q) if self.get_parameter("publish_annotated").value \
+            else None
+        self.tf = TransformBroadcaster(self) if self.get_parameter("publish_tf").value else None
+        rate = float(self.get_parameter("max_rate_hz").value)
+        self.min_period_ns = int(1e9 / rate) if rate > 0 else 0
+        self.last_ns = 0
+        self.counts = {"frames": 0, "bad_input": 0, "missing_camera_info": 0, "no_humans_for_stamp": 0,
+                       "no_world_tf": 0, "skipped_rate_limit": 0, "objects": 0, "hands": 0}
+        self.object_ids: set[int] = set()
+        self.latency_ms: list[float] = []
+        self.stage_ms: dict[str, list[float]] = {}
+        self.in_mon, self.out_mon = RateMonitor(), RateMonitor()
+        self.diag = DiagnosticsPublisher(self)
+        self.diag.add("input", self.in_mon.status)
+        self.diag.add("objects_hands", self.status)
+        self.source = self.pipeline.detector.name if self.pipeline.detector is not None else "none"
+        self.get_logger().info(f"objects_hands: detector {self.source}, hands "
+                               f"{'on' if self.pipeline.hands else 'off'}, people from {self.people_source}, meshes "
+                               f"{sorted(self.pipeline.meshes) or 'none'} ({self.pipeline.registrar.backend})")
+
+    def _make_pipeline(self) -> tuple[Any, Any]:
+        from hoi_perception.objects.detector import make_object_detector
+        from hoi_perception.objects.pipeline import ObjectsHandsPipeline
+        from hoi_perception.objects.registration import MeshRegistrar, load_mesh_map
+        from hoi_perception.objects.tracker import ObjectTracker
+
+        g = lambda n: self.get_parameter(n).value  # noqa: E731
+        threads = int(g("num_threads"))
+        det = make_object_detector(str(g("detector")), model_dir=str(g("objects_model_dir")) or None,
+                                   min_score=float(g("min_detection_score")), num_threads=threads,
+                                   backend=str(g("detector_backend")))
+        hands = None
+        if g("enable_hands"):
+            from hoi_perception.hands.estimator import HandEstimator
+
+            hands = HandEstimator(model_dir=str(g("hands_model_dir")) or None, num_threads=threads,
+                                  min_presence=float(g("min_hand_presence")))
+        meshes = {}
+        if str(g("mesh_config")):
+            from pathlib import Path
+
+            import yaml
+
+            path = Path(str(g("mesh_config"))).expanduser()
+            if not path.is_file():
+                raise FileNotFoundError(f"mesh_config {path} does not exist")
+            meshes = load_mesh_map(yaml.safe_load(path.read_text()) or {}, path.parent)
+        bodypose = None
+        if self.people_source == "blazepose" and int(g("max_people")) > 0:
+            from hoi_perception.bodypose import BlazePoseEstimator
+
+            bodypose = BlazePoseEstimator(model_dir=str(g("blazepose_model_dir")) or None, num_threads=threads,
+                                          max_people=int(g("max_people")))
+        tracker = ObjectTracker(gate_m=float(g("track_gate_m")), max_missed_s=float(g("track_max_missed_s")),
+                                min_hits=int(g("track_min_hits")))
+        pipe = ObjectsHandsPipeline(det, hands, meshes, MeshRegistrar(str(g("registration_backend"))), tracker,
+                                    min_points=int(g("min_object_points")), max_points=int(g("max_object_points")),
+                                    min_registration_inliers=float(g("min_registration_inliers")))
+        return pipe, bodypose
+
+    # -- inputs --------------------------------------------------------------
+    def on_tf_static(self, msg: TFMessage) -> None:
+        for t in msg.transforms:
+            try:
+                self.static_tf.add(t)
+            except ValueError as e:
+                self.counts["bad_input"] += 1
+                self.get_logger().warning(f"/tf_static: {e}")
+
+    def on_camera_info(self, msg: CameraInfo) -> None:
+        first = self.camera_info is None
+        self.camera_info = msg
+        if first:
+            held, self._waiting = list(self._waiting), deque(maxlen=self._waiting.maxlen)
+            for s in held:
+                self.on_set(s)
+
+    def _people(self, rgb: np.ndarray, k: np.ndarray, depth: np.ndarray, stamp_ns: int) -> list[Any]:
+        from hoi_perception.objects.pipeline import PersonInput
+
+        if self.people_source == "none":
+            return []
+        if self.people_source == "blazepose":
+            if self.bodypose is None:
+                return []
+            res = self.bodypose.estimate(rgb, k, depth)
+            return [PersonInput(i + 1, r.joints_2d, r.confidence) for i, r in enumerate(res)]
+        tol = int(float(self.get_parameter("humans_tolerance_s").value) * 1e9)
+        best = min(self._humans, key=lambda m: abs(ns_from_stamp(m.header.stamp) - stamp_ns), default=None)
+        if best is None or abs(ns_from_stamp(best.header.stamp) - stamp_ns) > tol:
+            self.counts["no_humans_for_stamp"] += 1
+            return []
+        out = []
+        for h in best.humans:
+            j2 = np.array([[q.x, q.y] for q in h.joints_2d], dtype=np.float64).reshape(-1, 2)
+            conf = np.asarray(h.joint_confidence, dtype=np.float64)
+            if len(j2) == 34 and len(conf) == 34:
+                out.append(PersonInput(int(h.track_id), j2, conf))
+        return out
+
+    def _external_tracks(self, stamp_ns: int) -> list[tuple[int, str, np.ndarray]]:
+        from hoi_perception.objects.vocabulary import to_hoi
+
+        best = min(self._tracks, key=lambda m: abs(ns_from_stamp(m.header.stamp) - stamp_ns), default=None)
+        if best is None or abs(ns_from_stamp(best.header.stamp) - stamp_ns) > 100_000_000:
+            return []
+        return [(int(o.track_id), to_hoi(o.class_label) or o.class_label.lower(),
+                 np.array([o.pose.position.x, o.pose.position.y, o.pose.position.z])) for o in best.objects]
+
+    def on_set(self, s: SyncedSet) -> None:
+        self.in_mon.tick()
+        if self.camera_info is None:
+            if len(self._waiting) == self._waiting.maxlen:
+                self.counts["missing_camera_info"] += 1
+                self.get_logger().warning("no camera_info yet: oldest held frame dropped", throttle_duration_sec=2.0)
+            self._waiting.append(s)
+            return
+        if self.min_period_ns and s.stamp_ns - self.last_ns < self.min_period_ns:
+            self.counts["skipped_rate_limit"] += 1
+            return
+        t0 = time.perf_counter()
+        img, dmsg = s.messages
+        try:
+            frame = self.rgbd.from_messages(img, dmsg, self.camera_info)
+        except ImageConversionError as e:
+            self.counts["bad_input"] += 1
+            self.in_mon.errors += 1
+            self.get_logger().warning(f"bad input at {s.stamp_ns} ns: {e} ({self.counts['bad_input']} so far)",
+                                      throttle_duration_sec=2.0)
+            return
+        self.last_ns = s.stamp_ns
+        cam = str(img.header.frame_id)
+        world_from_cam = lookup_world_from_camera(self.static_tf, str(self.get_parameter("world_frame").value), cam)
+        if world_from_cam is None:
+            self.counts["no_world_tf"] += 1
+        t_people = time.perf_counter()
+        people = self._people(frame.rgb, frame.k, frame.depth, s.stamp_ns)
+        people_ms = (time.perf_counter() - t_people) * 1e3
+        ext = self._external_tracks(s.stamp_ns) if world_from_cam is not None else []
+        res = self.pipeline.process(frame.rgb, frame.depth, frame.k, s.stamp_ns * 1e-9, people, world_from_cam, ext)
+        res.timings_ms["people"] = people_ms
+        header = img.header
+        self.publish(header, s.stamp_ns, res)
+        if self.pub_img is not None and self.pub_img.get_subscription_count() > 0:
+            self.pub_img.publish(self.annotate(frame.rgb, res, header))
+        self.counts["frames"] += 1
+        self.counts["objects"] += len(res.objects)
+        self.counts["hands"] += len(res.hands)
+        self.object_ids.update(o.track_id for o in res.objects)
+        ms = (time.perf_counter() - t0) * 1e3
+        self.latency_ms.append(ms)
+        for k_, v in res.timings_ms.items():
+            self.stage_ms.setdefault(k_, []).append(v)
+        self.out_mon.tick(ms)
+
+    # -- outputs -------------------------------------------------------------
+    def publish(self, header: Any, stamp_ns: int, res: Any) -> None:
+        det_name = self.source
+        objs = ObjectPoseArray(header=header)
+        for o in res.objects:
+            objs.objects.append(ObjectPose(header=header, track_id=int(o.track_id), object_name=o.hoi_class,
+                                           mesh_resource=f"file://{o.mesh_path}" if o.mesh_path else "",
+                                           pose=pose_from_matrix(o.cam_from_object), score=float(o.score),
+                                           source=f"{det_name}+{o.method}"))
+        self.pub_objects.publish(objs)
+        hands = Hand3DArray(header=header)
+        hand_src = self.pipeline.hands.backend_name if self.pipeline.hands else ""
+        for h in res.hands:
+            m = Hand3D(handedness=int(h.side), handedness_score=float(h.handedness_score),
+                       person_track_id=int(h.person_track_id), score=float(h.score),
+                       source=f"{hand_src}:{h.placement}")
+            m.keypoints = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in h.keypoints_cam]
+            m.keypoint_scores = [float(v) for v in h.keypoint_scores]
+            m.depth_measured = [bool(v) for v in h.depth_measured]
+            m.keypoints_2d = [Point2D(x=float(p[0]), y=float(p[1])) for p in h.keypoints_2d]
+            b = h.box
+            m.roi = BoundingBox2D(x_min=b[0], y_min=b[1], x_max=b[2], y_max=b[3])
+            hands.hands.append(m)
+        self.pub_hands.publish(hands)
+        self.pub_markers.publish(self.markers(header, res))
+        if self.tf is not None:
+            tfs = [transform_stamped(header.frame_id, f"object_{o.track_id}", stamp_ns, matrix=o.cam_from_object)
+                   for o in res.objects]
+            for h in res.hands:
+                m = hand_frame(h.keypoints_cam)
+                if m is not None and h.person_track_id:
+                    tfs.append(transform_stamped(header.frame_id, f"human_{h.person_track_id}_{SIDE_NAMES[h.side]}",
+                                                 stamp_ns, matrix=m))
+            if tfs:
+                self.tf.send_transform(tfs)
+
+    def markers(self, header: Any, res: Any) -> MarkerArray:
+        out = MarkerArray()
+        out.markers.append(Marker(header=header, action=Marker.DELETEALL))
+        for i, o in enumerate(res.objects):
+            mk = Marker(header=header, ns="objects", id=i, type=Marker.CUBE, action=Marker.ADD)
+            mk.pose = pose_from_matrix(o.cam_from_object)
+            mk.scale = vector3(np.maximum(o.size, 0.01))
+            mk.color = ColorRGBA(r=0.2, g=0.6, b=1.0, a=0.5)
+            out.markers.append(mk)
+            txt = Marker(header=header, ns="object_labels", id=i, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD)
+            txt.pose = pose_from_matrix(o.cam_from_object)
+            txt.scale.z = 0.06
+            txt.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
+            txt.text = f"{o.hoi_class} {o.track_id}"
+            out.markers.append(txt)
+        from hoi_perception.hands.estimator import HAND_BONES
+
+        for i, h in enumerate(res.hands):
+            mk = Marker(header=header, ns="hands", id=i, type=Marker.LINE_LIST, action=Marker.ADD)
+            mk.scale.x = 0.005
+            mk.color = ColorRGBA(r=0.1, g=1.0, b=0.2, a=1.0) if h.side else ColorRGBA(r=1.0, g=0.2, b=0.1, a=1.0)
+            for a, b in HAND_BONES:
+                for j in (a, b):
+                    p = h.keypoints_cam[j]
+                    mk.points.append(Point(x=float(p[0]), y=float(p[1]), z=float(p[2])))
+            out.markers.append(mk)
+        return out
+
+    def annotate(self, rgb: np.ndarray, res: Any, header: Any) -> Image:
+        from hoi_perception.objects.drawing import draw_objects_hands
+
+        img = draw_objects_hands(rgb, res, self.source)
+        msg = numpy_to_image(img, "rgb8", factory=Image)
+        msg.header = header
+        return msg
+
+    def status(self) -> tuple[bytes, str, dict[str, object]]:
+        from hoi_perception.ros.diagnostics import OK, WARN
+
+        values: dict[str, object] = dict(self.counts)
+        values.update({f"{k}_ms_p50": float(np.median(v[-100:])) for k, v in self.stage_ms.items() if v})
+        values.update({f"hands_{k}": v for k, v in (self.pipeline.hands.counters if self.pipeline.hands else {}).items()})
+        warn = self.counts["bad_input"] or self.counts["missing_camera_info"]
+        return (WARN if warn else OK), f"{self.counts['frames']} frames", values
+
+    def summary(self) -> str:
+        lat = np.array(self.latency_ms) if self.latency_ms else np.zeros(1)
+        stages = ", ".join(f"{k} {np.median(v):.1f}" for k, v in self.stage_ms.items() if v)
+        return (f"objects_hands summary: detector {self.source}; {self.counts['frames']} frames, "
+                f"{self.counts['objects']} object poses ({len(self.object_ids)} track ids), {self.counts['hands']} hands;"
+                f" latency p50 {np.percentile(lat, 50):.1f} ms, p90 {np.percentile(lat, 90):.1f} ms; stage p50 ms: "
+                f"{stages or 'none'}; counters {self.counts}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_node(ObjectsHandsNode, "objects_hands", lambda node: node.summary(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
