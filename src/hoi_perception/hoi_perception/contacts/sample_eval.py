@@ -38,8 +38,8 @@ from hoi_perception.contacts.hands import BODY_JOINTS_SOURCE, LEFT, RIGHT, hand_
 from hoi_perception.contacts.metrics import (
     ContactEvaluation,
     Event,
-    events_from_decisions,
     event_timing,
+    events_from_decisions,
     index_counts,
 )
 from hoi_perception.contacts.surfaces import ObjectSurface, surface_from_mesh
