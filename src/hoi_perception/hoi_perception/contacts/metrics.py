@@ -89,7 +89,10 @@ class SetScores:
 
     def summary(self) -> dict[str, float]:
         m = self.micro
-        mean = (lambda xs: float(np.mean(xs)) if xs else 0.0)
+
+        def mean(xs: list[float]) -> float:
+            return float(np.mean(xs)) if xs else 0.0
+
         return {"precision": m.precision, "recall": m.recall, "f1": m.f1, "frame_precision": mean(self.frame_precision),
                 "frame_recall": mean(self.frame_recall), "frame_f1": mean(self.frame_f1),
                 "scored_frames": len(self.frame_f1), "empty_frames": self.empty_frames}

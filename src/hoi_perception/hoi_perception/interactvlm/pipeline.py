@@ -46,12 +46,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import NDArray
-
 from hoi_perception.contacts.body_mesh import BodyMesh
 from hoi_perception.engine.base import Engine
 from hoi_perception.engine.contract import Contract, load_contract
 from hoi_perception.interactvlm.raster import Fragments, fov_intrinsics, look_at_camera, rasterize
+from numpy.typing import NDArray
 
 RENDER_SIZE = 1024
 BODY_VIEWS: dict[str, tuple[float, float, float, float, float]] = {
