@@ -123,8 +123,10 @@ class ContactsNode(Node):
         self.objects: deque[Any] = deque(maxlen=20)
         q = reliable_qos(10)
         self.create_subscription(HumanPose3DArray, str(self.get_parameter("humans_topic").value), self.on_humans, q)
-        self.create_subscription(Hand3DArray, str(self.get_parameter("hands_topic").value), self.hands.append, q)
-        self.create_subscription(ObjectPoseArray, str(self.get_parameter("objects_topic").value), self.objects.append, q)
+        self.create_subscription(Hand3DArray, str(self.get_parameter("hands_topic").value),
+                                 lambda m: self.hands.append(m), q)
+        self.create_subscription(ObjectPoseArray, str(self.get_parameter("objects_topic").value),
+                                 lambda m: self.objects.append(m), q)
         self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
         self.pub_states = self.create_publisher(HoiStateArray, "~/hoi_states", q)
         self.pub_contacts = self.create_publisher(ContactSetArray, "~/contacts", q)
