@@ -39,6 +39,7 @@ from hoi_perception.contacts.surfaces import ObjectSurface
 from hoi_perception.skeleton.bodypose34 import JOINT_NAMES, NUM_JOINTS
 
 SOURCE = "geometric-contact"
+_SEARCH_M = 0.3  # nearest-surface searches stop here: farther hands and joints have no contact probability
 
 # Soft-tissue radius around each skeleton joint (metres, 1.75 m adult): the capsule radii of the project's
 # body (scene/body.py CAPSULES) at the joint each capsule ends on; hands and feet use their capsule radius.
@@ -329,8 +330,10 @@ class GeometricContactEstimator:
             if np.min(np.linalg.norm(lp, axis=1)) > radius:
                 continue
             near = True
-            d, idx = obj.surface.distance(lp)
+            d, idx = obj.surface.distance(lp, _SEARCH_M)
             k = int(np.argmin(d))
+            if not np.isfinite(d[k]):
+                continue
             offset = cfg.hand_surface_offset_m if hand.surface_offset_m is None else float(hand.surface_offset_m)
             gaps[side] = float(d[k]) - offset
             probs[side] = float(contact_probability(gaps[side], cfg))
@@ -346,7 +349,7 @@ class GeometricContactEstimator:
                 lj = local(j[ok])
                 if np.min(np.linalg.norm(lj, axis=1)) <= radius + 1.0:
                     near = True
-                    d, _ = obj.surface.distance(lj)
+                    d, _ = obj.surface.distance(lj, _SEARCH_M)
                     g = d - JOINT_RADIUS_M[:NUM_JOINTS][ok]
                     nearest = min(nearest, float(g.min()))
                     hit = g <= cfg.body_contact_m
@@ -359,13 +362,16 @@ class GeometricContactEstimator:
         bv_score = np.zeros(0)
         if person.body_vertices is not None and len(person.body_vertices):
             lv = local(np.asarray(person.body_vertices, dtype=np.float64))
-            d, _ = obj.surface.distance(lv)
+            d = np.full(len(lv), np.inf)
+            close = np.linalg.norm(lv, axis=1) <= obj.surface.extent_radius() + cfg.body_contact_m
+            if close.any():
+                d[close], _ = obj.surface.distance(lv[close], cfg.body_contact_m + 1e-9)
             hit = d <= cfg.body_contact_m
             bv_idx = np.flatnonzero(hit).astype(np.int64)
             bv_pts = np.asarray(person.body_vertices, dtype=np.float64)[hit]
             bv_score = np.clip(1.0 - d[hit] / max(cfg.body_contact_m, 1e-6), 0.0, 1.0) * 0.5 + 0.5
-            if len(d):
-                nearest = min(nearest, float(d.min()))
+            if hit.any():
+                nearest = min(nearest, float(d[hit].min()))
         # object contact points: samples near the skin of the hands (any; undecided hands are dropped later)
         # and near the body vertices in contact
         skins = [hand_skin[s] for s in sorted(hand_skin)]

@@ -42,13 +42,17 @@ class ObjectSurface:
     def has_mesh(self) -> bool:
         return self.vertices is not None
 
-    def distance(self, points_object: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-        """(distance to the nearest sample, sample index) for object-frame points (K, 3)."""
+    def distance(self, points_object: ArrayLike, max_distance: float = np.inf
+                 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """(distance to the nearest sample, sample index) for object-frame points (K, 3); points farther
+        than ``max_distance`` get inf and index -1 (a bounded search is much cheaper for far points)."""
         p = np.asarray(points_object, dtype=np.float64).reshape(-1, 3)
         if len(p) == 0:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
-        d, i = self._tree.query(p, k=1)
-        return np.asarray(d, dtype=np.float64), np.asarray(i, dtype=np.int64)
+        d, i = self._tree.query(p, k=1, distance_upper_bound=max_distance)
+        i = np.asarray(i, dtype=np.int64)
+        i[~np.isfinite(d)] = -1
+        return np.asarray(d, dtype=np.float64), i
 
     def samples_within(self, points_object: ArrayLike, radius: float) -> NDArray[np.int64]:
         """Indices of surface samples within ``radius`` of any of the points (sorted, unique)."""
@@ -61,7 +65,10 @@ class ObjectSurface:
         return np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]))
 
     def extent_radius(self) -> float:
-        return float(np.max(np.linalg.norm(self.samples, axis=1)))
+        r = getattr(self, "_radius", None)
+        if r is None:
+            r = self._radius = float(np.max(np.linalg.norm(self.samples, axis=1)))
+        return r
 
 
 def sample_mesh(vertices: ArrayLike, faces: ArrayLike, spacing_m: float = 0.005, seed: int = 0
