@@ -26,6 +26,7 @@ from hoi_perception.scene import SceneConfig, SyntheticScene
 from hoi_perception.scene.synthetic import BOX_TRACK_ID
 from hoi_perception.skeleton.bodypose34 import SKELETON_NAME
 from std_msgs.msg import Header
+from visualization_msgs.msg import Marker, MarkerArray
 
 from hoi_msgs.msg import (
     ContactSetArray,
@@ -70,7 +71,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
     context = rclpy.Context()
     rclpy.init(context=context)
-    got: dict[str, list] = {"states": [], "contacts": [], "events": [], "diag": []}
+    got: dict[str, list] = {"states": [], "contacts": [], "events": [], "diag": [], "markers": []}
     try:
         node = rclpy.create_node("contacts_test", context=context)
         q = reliable_qos(100)
@@ -81,10 +82,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         node.create_subscription(ContactSetArray, "/contacts/contacts", got["contacts"].append, q)
         node.create_subscription(GraspEventArray, "/contacts/grasp_events", got["events"].append, q)
         node.create_subscription(DiagnosticArray, "/diagnostics", got["diag"].append, q)
+        node.create_subscription(MarkerArray, "/contacts/markers", got["markers"].append, q)
         ex = rclpy.executors.SingleThreadedExecutor(context=context)
         ex.add_node(node)
         assert _spin_until(ex, lambda: pub_h.get_subscription_count() > 0 and pub_o.get_subscription_count() > 0
-                           and pub_hand.get_subscription_count() > 0, 30), "contacts node did not subscribe"
+                           and pub_hand.get_subscription_count() > 0 and all(
+                               node.count_publishers(t) > 0 for t in ("/contacts/hoi_states", "/contacts/contacts",
+                                                                      "/contacts/grasp_events", "/contacts/markers")),
+                           30), "contacts node did not come up"
         time.sleep(0.5)
         _spin_until(ex, lambda: False, 0.5)
         for gt in gts:
@@ -195,3 +200,9 @@ def test_bad_input_is_counted_on_diagnostics(run: dict) -> None:
     values = {kv.key: kv.value for d in run["diag"] for s in d.status if s.name.startswith("contacts") for kv in s.values}
     assert int(values.get("bad_input.human", "0")) >= 1
     assert "bad input (human)" in run["log"]
+
+
+def test_contact_markers(run: dict) -> None:
+    ns = {m.ns for arr in run["markers"] for m in arr.markers if m.type == Marker.SPHERE_LIST}
+    assert {"contacts/body", "contacts/object", "contacts/hand_left", "contacts/hand_right"} <= ns
+    assert all(arr.markers[0].action == Marker.DELETEALL for arr in run["markers"])
