@@ -108,7 +108,7 @@ class BagContactRun:
     events: list[Any] = field(default_factory=list)
 
 
-def _joints(h: Any) -> NDArray[np.float64]:
+def joints_from_msg(h: Any) -> NDArray[np.float64]:
     return np.array([[p.x, p.y, p.z] for p in h.joints], dtype=np.float64).reshape(-1, 3)
 
 
@@ -166,7 +166,7 @@ def run_on_bag(bag: Path, config: ContactConfig | None = None, people: dict[int,
             continue
         gt_human = int(gt_state.smpl.track_id)
         if people is None:
-            plist = [(int(h.track_id), _joints(h)) for h in humans[g].humans]
+            plist = [(int(h.track_id), joints_from_msg(h)) for h in humans[g].humans]
         else:
             plist = people[t]
         persons = [person_input(tid, j, people_source, WORLD_UP, hand_offset_m) for tid, j in plist
@@ -178,7 +178,7 @@ def run_on_bag(bag: Path, config: ContactConfig | None = None, people: dict[int,
         if people is None:
             target = gt_human
         else:
-            gt_pelvis = next((_joints(h)[0] for h in humans[g].humans if int(h.track_id) == gt_human), None)
+            gt_pelvis = next((joints_from_msg(h)[0] for h in humans[g].humans if int(h.track_id) == gt_human), None)
             target = min(plist, key=lambda p: np.linalg.norm(p[1][0] - gt_pelvis))[0] if plist and gt_pelvis is not None \
                 else -1
         gt_obj = int(gt_state.object.track_id)
@@ -229,7 +229,7 @@ def people_from_recording(recording: Path, bag: Path, topic: str = "/hoi/humans"
                 continue
             people = []
             for h in msg.humans:
-                j = _joints(h)
+                j = joints_from_msg(h)
                 if j.shape != (34, 3):
                     continue
                 people.append((int(h.track_id), j @ world_from_cam[:3, :3].T + world_from_cam[:3, 3]))
