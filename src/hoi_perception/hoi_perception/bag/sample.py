@@ -316,7 +316,10 @@ def ground_truth_messages(m: _Msgs, gt: Any, stamp_ns: int, person_ids: Sequence
         states.append(m.HoiState(
             header=header, smpl=smpl, object=_object_pose(m, header, objects[target_id]),
             left_hand_contact_prob=float(left), right_hand_contact_prob=float(right),
-            left_hand_contact=left, right_hand_contact=right, source=GROUND_TRUTH_SOURCE,
+            left_hand_contact=left, right_hand_contact=right, human_track_id=int(gt.human_track_id),
+            interacting=bool(left or right), body_source=GROUND_TRUTH_SOURCE, left_hand_source=GROUND_TRUTH_SOURCE,
+            right_hand_source=GROUND_TRUTH_SOURCE, object_surface_source=f"scene-mesh:{str(objects[target_id].name).lower()}",
+            source=GROUND_TRUTH_SOURCE,
         ))
 
     contacts = []

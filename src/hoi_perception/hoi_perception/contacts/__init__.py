@@ -1,0 +1,1 @@
+"""Hand/body-object contacts: geometric estimator, HOI state, metrics (ROS-free)."""
