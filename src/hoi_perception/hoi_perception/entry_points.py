@@ -14,6 +14,7 @@ CONSOLE_SCRIPTS = [
     "track_evaluator = hoi_perception.nodes.track_evaluator:main",
     "body_pose = hoi_perception.nodes.body_pose:main",
     "bag_recorder = hoi_perception.nodes.bag_recorder:main",
+    "coconet = hoi_perception.nodes.coconet_node:main",
     "hoi-make-sample = hoi_perception.bag.sample:main",
     "hoi-launch = hoi_perception.launch.yaml_launch:main",
     "hoi-engine-build = hoi_perception.engine.build_cli:main",
