@@ -124,6 +124,7 @@ class CocoNetNode(Node):
         p("mask_margin_m", 0.06)
         p("max_pending_windows", 2)
         p("frame_wait_s", 1.0)              # a frame waits this long for its humans message
+        p("max_pending_frames", 30)         # frames waiting for the per-frame path; beyond, the oldest is dropped
         p("publish_tf", True)
         p("publish_markers", True)
         p("gt_humans_topic", "")            # evaluation: ground-truth skeletons (e.g. /ground_truth/humans)
@@ -154,6 +155,7 @@ class CocoNetNode(Node):
         noise_deg, noise_m = float(gp("object_init_noise_deg").value), float(gp("object_init_noise_m").value)
         self.object_noise = perturbation(7, noise_deg, noise_m) if (noise_deg or noise_m) else None
         self.frame_wait_ns = int(float(gp("frame_wait_s").value) * 1e9)
+        self.max_pending_frames = max(1, int(gp("max_pending_frames").value))
         self.static_tf = StaticTransforms()
         self.rgbd = RgbdIngest(compute_xyz=False)
         self.camera_info: CameraInfo | None = None
@@ -164,16 +166,19 @@ class CocoNetNode(Node):
         self.gt_objects: dict[int, ObjectPoseArray] = {}
         self.counters = {k: 0 for k in ("frames_in", "frames_built", "bad_input", "no_camera_info", "no_human",
                                         "no_object", "no_object_shape", "no_transform", "fit_failed", "out_of_view",
-                                        "windows_run", "windows_dropped", "frames_published", "engine_errors")}
+                                        "windows_run", "windows_dropped", "frames_published", "engine_errors",
+                                        "frames_dropped_behind")}
         self.latency: dict[str, list[float]] = {k: [] for k in ("fit", "render", "engine", "decode", "window_total")}
         self.errors = BeforeAfter()
         self.lock = threading.Lock()
+        self.frame_ready = threading.Event()
 
         topics = [(Image, gp("image_topic").value), (Image, gp("depth_topic").value)]
         self.sync = TopicSynchronizer(self, topics, self.on_set, SyncConfig.declare(self, "sync"))
         self.create_subscription(CameraInfo, str(gp("camera_info_topic").value), self.on_camera_info, reliable_qos(1))
         self.create_subscription(HumanPose3DArray, str(gp("humans_topic").value), self.on_humans, reliable_qos(30))
-        self.create_subscription(ObjectPoseArray, str(gp("objects_topic").value), self.objects.append, reliable_qos(30))
+        self.create_subscription(ObjectPoseArray, str(gp("objects_topic").value),
+                                 lambda m: self.objects.append(m), reliable_qos(30))
         self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
         self.evaluate = bool(gp("gt_humans_topic").value) or bool(gp("gt_objects_topic").value)
         if gp("gt_humans_topic").value:
@@ -196,6 +201,8 @@ class CocoNetNode(Node):
         self._stop = threading.Event()
         self.worker = threading.Thread(target=self.window_worker, name="coconet_windows", daemon=True)
         self.worker.start()
+        self.frame_thread = threading.Thread(target=self.frame_worker, name="coconet_frames", daemon=True)
+        self.frame_thread.start()
         self.get_logger().info(f"{self.source}; T={window} stride={stride} object_rotation={mode}; "
                                f"humans {gp('humans_topic').value}, objects {gp('objects_topic').value}")
 
@@ -212,26 +219,48 @@ class CocoNetNode(Node):
                 self.get_logger().warning(f"/tf_static: {e}")
 
     def on_set(self, s: SyncedSet) -> None:
-        self.counters["frames_in"] += 1
-        self.frames[s.stamp_ns] = (s, None)
-        self.try_process()
+        with self.lock:
+            self.counters["frames_in"] += 1
+            self.frames[s.stamp_ns] = (s, None)
+        self.frame_ready.set()
 
     def on_humans(self, msg: HumanPose3DArray) -> None:
-        self.humans[ns_from_stamp(msg.header.stamp)] = msg
-        self.try_process()
+        with self.lock:
+            self.humans[ns_from_stamp(msg.header.stamp)] = msg
+        self.frame_ready.set()
 
-    def try_process(self) -> None:
-        """Process frames whose humans message has arrived, in stamp order; give up stale ones."""
-        newest = max(list(self.frames) + list(self.humans), default=0)
-        for stamp in sorted(self.frames):
-            if stamp in self.humans:
-                s, _ = self.frames.pop(stamp)
-                self.process(s, self.humans.pop(stamp))
-            elif newest - stamp > self.frame_wait_ns:
-                self.frames.pop(stamp)
-                self.counters["no_human"] += 1
-        for stamp in [h for h in self.humans if newest - h > self.frame_wait_ns]:
-            self.humans.pop(stamp)
+    def frame_worker(self) -> None:
+        """The per-frame path on a thread of its own, so the executor keeps receiving
+        images while a fit runs: process frames whose humans message has arrived, in
+        stamp order; frames that wait too long, or pile up beyond max_pending_frames,
+        are dropped and counted."""
+        while not self._stop.is_set():
+            if not self.frame_ready.wait(timeout=0.2):
+                continue
+            self.frame_ready.clear()
+            while True:
+                with self.lock:
+                    newest = max(list(self.frames) + list(self.humans), default=0)
+                    ready = None
+                    for stamp in sorted(self.frames):
+                        if stamp in self.humans:
+                            ready = (self.frames.pop(stamp)[0], self.humans.pop(stamp))
+                            break
+                        if newest - stamp > self.frame_wait_ns:
+                            self.frames.pop(stamp)
+                            self.counters["no_human"] += 1
+                    for stamp in [h for h in self.humans if newest - h > self.frame_wait_ns]:
+                        self.humans.pop(stamp)
+                    while len(self.frames) > self.max_pending_frames:
+                        self.frames.pop(min(self.frames))
+                        self.counters["frames_dropped_behind"] += 1
+                if ready is None:
+                    break
+                try:
+                    self.process(*ready)
+                except Exception as e:  # a bad frame is reported, the stream goes on
+                    self.counters["bad_input"] += 1
+                    self.get_logger().error(f"frame failed: {e!r}")
 
     def object_for(self, stamp_ns: int, camera_frame: str, hands_cam: np.ndarray
                    ) -> tuple[ObjectPose, np.ndarray] | None | str:
@@ -408,8 +437,8 @@ class CocoNetNode(Node):
 
     # ------------------------------------------------------------------ evaluation
     def score(self, r: Any, e: Any, camera_frame: str) -> None:
-        gt_h = self.gt_humans.get(r.stamp_ns)
-        gt_o = self.gt_objects.get(r.stamp_ns)
+        gt_h = self._nearest(self.gt_humans, r.stamp_ns)
+        gt_o = self._nearest(self.gt_objects, r.stamp_ns)
         j_before = j_after = o_before = o_after = None
         if gt_h is not None and gt_h.humans:
             cam_from = self._cam_from(gt_h.header.frame_id, camera_frame)
@@ -429,6 +458,10 @@ class CocoNetNode(Node):
         with self.lock:
             self.errors.add("before", j_before, o_before)
             self.errors.add("after", j_after, o_after)
+
+    def _nearest(self, by_stamp: dict[int, Any], stamp_ns: int) -> Any:
+        best = min(list(by_stamp), key=lambda t: abs(t - stamp_ns), default=None)
+        return None if best is None or abs(best - stamp_ns) > self.object_tol_ns else by_stamp[best]
 
     def _cam_from(self, frame: str, camera_frame: str) -> np.ndarray | None:
         if frame == camera_frame:
@@ -455,6 +488,7 @@ class CocoNetNode(Node):
 
     def close(self) -> None:
         self._stop.set()
+        self.frame_thread.join(timeout=5.0)
         self.worker.join(timeout=5.0)
         path = str(self.get_parameter("report_json").value)
         if path:

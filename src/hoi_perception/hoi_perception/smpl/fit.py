@@ -67,8 +67,8 @@ class FitConfig:
     temporal: float = 0.05        # weight (m per unit) of the pull to the previous frame
     huber_m: float = 0.04         # Huber scale of the joint residuals
     min_confidence: float = 0.2   # joints below this are ignored
-    max_nfev_cold: int = 40
-    max_nfev_warm: int = 8
+    max_nfev_cold: int = 20
+    max_nfev_warm: int = 5
     fd_step: float = 1e-4
 
 
