@@ -243,7 +243,7 @@ class CocoNetNode(Node):
                     newest = max(list(self.frames) + list(self.humans), default=0)
                     ready = None
                     for stamp in sorted(self.frames):
-                        if stamp in self.humans:
+                        if stamp in self.humans and (self._object_near(stamp) or newest - stamp > self.frame_wait_ns):
                             ready = (self.frames.pop(stamp)[0], self.humans.pop(stamp))
                             break
                         if newest - stamp > self.frame_wait_ns:
@@ -261,6 +261,10 @@ class CocoNetNode(Node):
                 except Exception as e:  # a bad frame is reported, the stream goes on
                     self.counters["bad_input"] += 1
                     self.get_logger().error(f"frame failed: {e!r}")
+
+    def _object_near(self, stamp_ns: int) -> bool:
+        """An objects message within tolerance of the stamp has arrived (they may trail the humans)."""
+        return any(abs(ns_from_stamp(m.header.stamp) - stamp_ns) <= self.object_tol_ns for m in list(self.objects))
 
     def object_for(self, stamp_ns: int, camera_frame: str, hands_cam: np.ndarray
                    ) -> tuple[ObjectPose, np.ndarray] | None | str:
