@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
-
 from hoi_perception.coconet.decode import assemble_inputs, decode
 from hoi_perception.coconet.standin import CocoNetStandIn
 from hoi_perception.coconet.window import (
@@ -24,6 +22,7 @@ from hoi_perception.smpl.fit import N_PARAMS, SmplJointFitter
 from hoi_perception.smpl.landmarks import FIT_CORRESPONDENCE, body25_from_smpl
 from hoi_perception.smpl.model import PARENTS, SmplFileError, load_smpl
 from hoi_perception.smpl.synthetic import synthetic_smpl_arrays, synthetic_smpl_model, write_synthetic_smpl
+from scipy.spatial.transform import Rotation
 
 
 @pytest.fixture(scope="module")
