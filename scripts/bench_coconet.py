@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from hoi_perception.coconet.decode import assemble_inputs, decode
 from hoi_perception.coconet.pipeline import tpose_diameter
 from hoi_perception.coconet.standin import CocoNetStandIn

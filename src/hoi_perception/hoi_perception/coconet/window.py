@@ -39,6 +39,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -96,6 +97,17 @@ class ObjectShape:
             h = np.array([self.size[0], self.size[0], self.size[1] / 2])
         s = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
         return s * h
+
+    def silhouette_points(self) -> NDArray[np.float64]:
+        """Object-frame points whose projections' convex hull is the object's silhouette
+        (box: its corners; cylinder: 48 points on each cap's rim)."""
+        if self.kind == "box":
+            return self.corners()
+        a = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+        rim = np.column_stack([self.size[0] * np.cos(a), self.size[0] * np.sin(a), np.zeros_like(a)])
+        top, bottom = rim.copy(), rim.copy()
+        top[:, 2], bottom[:, 2] = self.size[1] / 2, -self.size[1] / 2
+        return np.concatenate([top, bottom])
 
     def primitive(self, cam_from_object: NDArray[np.float64], instance_id: int = OBJECT_ID) -> Primitive:
         if self.kind == "box":
@@ -292,10 +304,26 @@ class WindowBuilder:
         depth = np.nan_to_num(view.depth, nan=0.0)
         rendered = view.instance_ids > 0
         vis_obj = view.instance_ids == OBJECT_ID
-        full_obj = np.isfinite(render_view(cam, [obj]).depth)
+        full_obj = self.object_silhouette(est, k_roi, vis_obj)
         rgb = view.rgb
         rgb[~rendered] = 0  # CARI4D's render has a black background (nvdiffrast colour x alpha)
         return rgb, depth, rendered & ~vis_obj, vis_obj, full_obj
+
+    @staticmethod
+    def object_silhouette(est: FrameEstimate, k_roi: NDArray[np.float64], visible: NDArray[np.bool_]
+                          ) -> NDArray[np.bool_]:
+        """The object rendered alone (occlusion ignored): a convex solid's silhouette is the convex
+        hull of its projected outline points, filled at pixel centres (a second ray-cast costs more).
+        Falls back to the visible part when part of the object is behind the camera."""
+        pts = est.object_shape.silhouette_points() @ est.obj_pose[:3, :3].T + est.obj_pose[:3, 3]
+        if np.any(pts[:, 2] <= 0.05):
+            return visible.copy()
+        uv = np.column_stack([k_roi[0, 0] * pts[:, 0] / pts[:, 2] + k_roi[0, 2],
+                              k_roi[1, 1] * pts[:, 1] / pts[:, 2] + k_roi[1, 2]]) - 0.5  # cv2: centres at integers
+        hull = cv2.convexHull(np.round(uv * 16).astype(np.int32))
+        mask = np.zeros((CROP_SIZE, CROP_SIZE), np.uint8)
+        cv2.fillConvexPoly(mask, hull, 1, lineType=cv2.LINE_8, shift=4)
+        return mask.astype(bool) | visible
 
     def build(self, stamp_ns: int, rgb: NDArray[np.uint8], depth: NDArray[np.float32], k: NDArray[np.float64],
               est: FrameEstimate, human_mask: NDArray[np.bool_] | None = None,
@@ -328,18 +356,23 @@ class WindowBuilder:
             m_h, m_o = self.geometric_masks(xyz_obs, d_c > 0, est)
             source = f"depth within {self.mask_margin_m:.2f} m of the initial estimate"
         t3 = time.perf_counter()
-        s = 2.0 / est.mesh_diameter
+        s = np.float32(2.0 / est.mesh_diameter)
         ref = (est.transl * s).astype(np.float32)
-        xyz = np.stack([xyz_obs, xyz_ren]) * np.float32(s)
-        invalid = xyz[..., 2] < MIN_NORMALISED_Z
-        xyz -= ref
-        xyz[invalid] = 0.0
         fore = m_h | m_o
-        xyz[0][~fore] = 0.0
-        rgb_c[~fore] = 0
-        masks = np.stack([np.stack([m_h, m_o, r_full], -1), np.stack([r_hum, r_obj, r_full], -1)]).astype(np.float32)
-        frame = WindowFrame(stamp_ns, est, crop, k_roi, np.stack([rgb_c, r_rgb]).astype(np.float32), xyz, masks,
-                            source)
+        xyz = np.empty((2, CROP_SIZE, CROP_SIZE, 3), np.float32)
+        np.multiply(xyz_obs, s, out=xyz[0])
+        np.multiply(xyz_ren, s, out=xyz[1])
+        keep = xyz[..., 2] >= MIN_NORMALISED_Z  # tested before the reference is subtracted
+        keep[0] &= fore                          # mask_rgb_bkg: observed background is 0
+        xyz -= ref
+        xyz *= keep[..., None]
+        rgb_c *= fore[..., None]
+        rgb = np.empty((2, CROP_SIZE, CROP_SIZE, 3), np.float32)
+        rgb[0], rgb[1] = rgb_c, r_rgb
+        masks = np.empty((2, CROP_SIZE, CROP_SIZE, 3), np.float32)
+        for i, m in enumerate((m_h, m_o, r_full, r_hum, r_obj, r_full)):
+            masks[i // 3, ..., i % 3] = m
+        frame = WindowFrame(stamp_ns, est, crop, k_roi, rgb, xyz, masks, source)
         frame.timings_ms = {"crop": (t1 - t0) * 1e3, "render": (t2 - t1) * 1e3, "masks": (t3 - t2) * 1e3,
                             "normalise": (time.perf_counter() - t3) * 1e3}
         return frame
