@@ -24,7 +24,7 @@ from hoi_msgs.msg import HoiStateArray
 TIMEOUT_S = 240
 
 
-def _run_launch(tmp_path: Path, *args: str) -> tuple[dict, list[HoiStateArray], str]:
+def _run_launch(tmp_path: Path, *args: str, extra: dict | None = None) -> tuple[dict, list[HoiStateArray], str]:
     bag = ensure_sample_bag(progress=False)
     report = tmp_path / "report.json"
     env = os.environ.copy()
@@ -35,6 +35,14 @@ def _run_launch(tmp_path: Path, *args: str) -> tuple[dict, list[HoiStateArray], 
     try:
         node = rclpy.create_node("coconet_test", context=context)
         node.create_subscription(HoiStateArray, "/hoi/hoi_state", states.append, reliable_qos(50))
+        if extra is not None:
+            from hoi_perception.ros.qos import TF_QOS
+            from tf2_msgs.msg import TFMessage
+            from visualization_msgs.msg import MarkerArray
+
+            extra["tf"], extra["markers"] = [], []
+            node.create_subscription(TFMessage, "/tf", extra["tf"].append, TF_QOS)
+            node.create_subscription(MarkerArray, "/coconet/markers", extra["markers"].append, reliable_qos(10))
         executor = rclpy.executors.SingleThreadedExecutor(context=context)
         executor.add_node(node)
         proc = subprocess.Popen(
@@ -56,7 +64,8 @@ def _run_launch(tmp_path: Path, *args: str) -> tuple[dict, list[HoiStateArray], 
 
 
 def test_sample_bag_stand_in_refined_equals_initial(tmp_path):
-    rep, states, out = _run_launch(tmp_path)
+    extra: dict = {}
+    rep, states, out = _run_launch(tmp_path, extra=extra)
     assert rep["stand_in"] and "STAND-IN" in rep["source"] and "synthetic-smpl-format" in rep["body_model"]
     c = rep["counters"]
     assert c["windows_run"] >= 2 and c["frames_published"] >= 20, out[-3000:]
@@ -68,6 +77,10 @@ def test_sample_bag_stand_in_refined_equals_initial(tmp_path):
     assert e["joint_error_mm"]["before"] < 600  # BlazePose on the capsule person, fitted: metres would be a bug
     assert states and all("STAND-IN" in s.source for m in states for s in m.states)
     assert {"fit", "render", "engine", "decode"} <= set(rep["window_latency_ms"])
+    frames = {t.child_frame_id for m in extra["tf"] for t in m.transforms}
+    assert {"coconet_human_1", "coconet_object_11"} <= frames, frames  # body_pose track 1, the sample's box id 11
+    meshes = [mk for m in extra["markers"] for mk in m.markers]
+    assert {mk.ns for mk in meshes} == {"coconet_body", "coconet_object"} and all(len(mk.points) % 3 == 0 for mk in meshes)
 
 
 def test_sample_bag_engine_path_with_the_contract_test_model(tmp_path):
