@@ -223,3 +223,21 @@ def test_stand_in_returns_the_initial_estimate_and_test_model_refines(tmp_path, 
     d = out[0].smpl_rotmats @ np.swapaxes(est.smpl_rotmats, -1, -2)  # the applied delta is a rotation near I
     assert np.allclose(d @ np.swapaxes(d, -1, -2), np.eye(3), atol=1e-6)
     assert np.degrees(np.arccos(np.clip((np.trace(d, axis1=1, axis2=2) - 1) / 2, -1, 1))).max() < 15
+
+
+def test_object_delta_decodes_cari4d_targets(model, scene_frame):
+    """CARI4D's trainer targets rot = log(D^T) / rot_normalizer and trans = (t_gt - t_init) / radius;
+    decoding those targets must give back the ground-truth pose D R_init, t_gt."""
+    cam, view, est, gt_h, gt_o = scene_frame
+    wb = WindowBuilder(body_render_shape(model))
+    frames = [wb.build(0, view.rgb, view.depth, cam.k, est, gt_h, gt_o)]
+    c = load_contract("coconet")
+    n = c.outputs["rot"].conventions["rot_normalizer"]
+    d = Rotation.from_rotvec([0.1, -0.2, 0.15]).as_matrix()
+    t_gt = est.obj_pose[:3, 3] + [0.03, -0.02, 0.05]
+    out = CocoNetStandIn(c).run(assemble_inputs(frames))
+    out["rot"] = (Rotation.from_matrix(d.T).as_rotvec() / n)[None].astype(np.float32)
+    out["trans"] = ((t_gt - est.obj_pose[:3, 3]) / (est.mesh_diameter / 2))[None].astype(np.float32)
+    r = decode(out, frames, c, "delta")[0]
+    assert np.allclose(r.obj_pose[:3, :3], d @ est.obj_pose[:3, :3], atol=1e-5)
+    assert np.allclose(r.obj_pose[:3, 3], t_gt, atol=1e-5)

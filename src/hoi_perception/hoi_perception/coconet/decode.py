@@ -9,7 +9,10 @@ The outputs are applied as CARI4D applies them (contracts/coconet.yaml v2):
   Utils.egocentric_delta_pose_to_pose: ``t = t_init + trans * mesh_diameter / 2``;
 * object rotation: ``object_rotation="delta"`` (scripts/demo.sh runs
   run_horefine.py with use_intermediate=True):
-  ``R = exp(rot * rot_normalizer)^T @ R_init``; ``"abs"`` (trainer.py
+  ``R = exp(rot * rot_normalizer)^T @ R_init`` (PyTorch3D's so3_exp_map, which
+  trainer.py calls, is Rodrigues with the standard hat operator,
+  facebookresearch/pytorch3d pytorch3d/transforms/so3.py, so exp = axis-angle
+  to matrix; the trainer's target is ``so3_log_map(delta_rot^T) / rot_normalizer``); ``"abs"`` (trainer.py
   compute_abspose for loss l1-absrot-delta-hum): ``R = rot6d_to_rotmat(rot_abs)``;
 * contacts: logit > 0 (trainer.py contact accuracy ``cont_pred > 0``).
 """
