@@ -241,3 +241,22 @@ def test_object_delta_decodes_cari4d_targets(model, scene_frame):
     r = decode(out, frames, c, "delta")[0]
     assert np.allclose(r.obj_pose[:3, :3], d @ est.obj_pose[:3, :3], atol=1e-5)
     assert np.allclose(r.obj_pose[:3, 3], t_gt, atol=1e-5)
+
+
+def test_human_delta_decodes_cari4d_targets(model, scene_frame):
+    """video_data.py: delta_smpl_rot = R_gt @ R_nlf^T, target = delta[..., :2] (first two columns);
+    delta_smpl_trans = t_gt - t_nlf; decoding the targets gives the ground truth back."""
+    cam, view, est, gt_h, gt_o = scene_frame
+    wb = WindowBuilder(body_render_shape(model))
+    frames = [wb.build(0, view.rgb, view.depth, cam.k, est, gt_h, gt_o)]
+    c = load_contract("coconet")
+    r_gt = Rotation.random(24, random_state=5).as_matrix()
+    delta = r_gt @ np.swapaxes(est.smpl_rotmats, -1, -2)
+    out = CocoNetStandIn(c).run(assemble_inputs(frames))
+    out["hum_pose"] = delta[:, :, :2].reshape(1, 144).astype(np.float32)
+    out["hum_trans"] = np.array([[0.01, -0.02, 0.03]], np.float32)
+    out["hum_shape"] = np.full((1, 10), 0.5, np.float32)
+    r = decode(out, frames, c)[0]
+    assert np.allclose(r.smpl_rotmats, r_gt, atol=1e-5)
+    assert np.allclose(r.transl, est.transl + [0.01, -0.02, 0.03], atol=1e-6)
+    assert np.allclose(r.betas, est.betas + 0.5, atol=1e-6)
