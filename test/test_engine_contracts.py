@@ -46,8 +46,8 @@ def test_card_values():
     assert s4.inputs["timestamp"].optional and s4.outputs["output_cached_anchor"].optional
     assert s4.outputs["labels_3d"].dtype == "int64"
     cc = load_contract("coconet")
-    assert cc.inputs["masks"].shape == (2, "T", 2, 224, 224)
-    assert [o.shape[1] for o in cc.outputs.values()] == [144, 10, 3, 6, 3, 2]
+    assert cc.inputs["masks"].shape == (2, "T", 3, 224, 224)
+    assert [o.shape[1] for o in cc.outputs.values()] == [144, 10, 3, 3, 3, 6, 3, 2]
     mv = load_contract("interactvlm_mvloc")
     assert mv.outputs["body_contact_masks"].shape == ("B", 4, 1024, 1024)
 

@@ -18,6 +18,7 @@ CONSOLE_SCRIPTS = [
     "hoi-bag-repair = hoi_perception.bag.repair:main",
     "contacts = hoi_perception.nodes.contacts_node:main",
     "interactvlm = hoi_perception.nodes.interactvlm_node:main",
+    "coconet = hoi_perception.nodes.coconet_node:main",
     "hoi-make-sample = hoi_perception.bag.sample:main",
     "hoi-launch = hoi_perception.launch.yaml_launch:main",
     "hoi-engine-build = hoi_perception.engine.build_cli:main",

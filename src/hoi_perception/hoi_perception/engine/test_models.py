@@ -9,7 +9,11 @@ functions of *all* inputs, mirrored in numpy by :func:`reference_outputs`:
 * a float output = s[lead, None...] * W + Bias (W, Bias seeded per output);
   an output equal to an input's shape minus one channel axis (e.g. per-view
   masks from per-view renders) = 0.5 * mean over that axis + s;
-* an integer output = floor(|s * 0 + W|) (exact, so ONNX Runtime and numpy agree bit for bit).
+* an integer output = floor(|s * 0 + W|) (exact, so ONNX Runtime and numpy agree bit for bit);
+* an output whose conventions declare an ``identity`` value (CoCoNet's deltas:
+  the value that leaves the initial estimate unchanged) =
+  identity + DELTA_SCALE * (s * W + Bias), so decoding stays near the initial
+  estimate and still depends on every input.
 
 Output-only dims (Sparse4D's M) take the contract's ``example`` size.
 """
@@ -26,6 +30,7 @@ import numpy as np
 from .contract import DTYPE_TO_ONNX_ELEM, Contract, TensorSpec, load_contract
 
 OPSET = 17
+DELTA_SCALE = 0.01  # perturbation of outputs that declare an identity value
 IR_VERSION = 8  # readable by TensorRT 10's parser and any onnxruntime >= 1.10
 
 
@@ -49,6 +54,8 @@ def _plan(contract: Contract, include_optional: bool) -> _Plan:
             raise ValueError(f"{contract.name}: input {s.name} lacks the lead dim {lead}")
     chan: dict[str, tuple[str, int]] = {}
     for o in outs:
+        if "identity" in o.conventions:  # a delta output stays a small perturbation of its identity
+            continue
         best = None
         for s in ins:
             for ax in range(s.rank):
@@ -76,7 +83,24 @@ def _weights(spec: TensorSpec, rest: tuple[int, ...], seed: int) -> tuple[np.nda
     rng = np.random.default_rng(zlib.crc32(spec.name.encode()) + seed)
     if np.issubdtype(spec.np_dtype, np.integer):
         return rng.integers(0, 7, size=rest).astype(np.float32), np.zeros(rest, np.float32)
-    return rng.uniform(-1, 1, size=rest).astype(np.float32), rng.uniform(-1, 1, size=rest).astype(np.float32)
+    w = rng.uniform(-1, 1, size=rest).astype(np.float32)
+    b = rng.uniform(-1, 1, size=rest).astype(np.float32)
+    identity = identity_value(spec, rest)
+    if identity is not None:  # y = s*W' + B' with W' = scale*W, B' = identity + scale*B
+        return (w * DELTA_SCALE).astype(np.float32), (identity + b * DELTA_SCALE).astype(np.float32)
+    return w, b
+
+
+def identity_value(spec: TensorSpec, rest: tuple[int, ...]) -> np.ndarray | None:
+    """The per-item value of an output that leaves the initial estimate unchanged
+    (``conventions.identity`` tiled over the trailing dims), or None."""
+    if "identity" not in spec.conventions:
+        return None
+    ident = np.asarray(spec.conventions["identity"], dtype=np.float32).reshape(-1)
+    n = int(np.prod(rest))
+    if n % ident.size:
+        raise ValueError(f"output {spec.name}: identity of {ident.size} values does not tile {rest}")
+    return np.tile(ident, n // ident.size).reshape(rest)
 
 
 def make_test_model(name: str | Contract, path: str | Path, *, include_optional: bool = True, seed: int = 0) -> Path:

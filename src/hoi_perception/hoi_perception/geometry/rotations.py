@@ -6,10 +6,14 @@ Conventions:
   scipy; functions return the ``w >= 0`` hemisphere;
 * matrices are 3x3 active rotations (``v_world = R @ v_body``);
 * axis-angle is a 3-vector whose norm is the angle in radians;
-* the 6D representation (Zhou et al., CVPR 2019) follows PyTorch3D's
-  ``matrix_to_rotation_6d``, which CARI4D's CoCoNet uses: the first two *rows*
-  of the matrix, row-major. Decoding re-orthonormalises with Gram-Schmidt, so
-  any 6-vector with independent halves maps to a valid rotation.
+* the 6D representation (Zhou et al., CVPR 2019) comes in two layouts:
+  ``matrix_to_rotation_6d`` is PyTorch3D's (the first two *rows*, row-major);
+  ``matrix_to_rotation_6d_columns`` is the one CARI4D's CoCoNet uses (the
+  first two *columns*, row-major [r00, r01, r10, r11, r20, r21]:
+  NVlabs/CARI4D tools/geometry_utils.py rot6d_to_rotmat views x as (3, 2)
+  columns, and its targets are ``R[:3, :2].reshape(6)``). Decoding
+  re-orthonormalises with Gram-Schmidt, so any 6-vector with independent
+  halves maps to a valid rotation.
 
 All functions accept leading batch dimensions.
 """
@@ -136,6 +140,22 @@ def rotation_6d_to_matrix(d6: ArrayLike) -> NDArray[np.float64]:
     b2 = b2 / np.maximum(np.linalg.norm(b2, axis=-1, keepdims=True), _EPS)
     b3 = np.cross(b1, b2)
     return np.stack([b1, b2, b3], axis=-2)
+
+
+def matrix_to_rotation_6d_columns(m: ArrayLike) -> NDArray[np.float64]:
+    """3x3 matrix -> 6D as CARI4D lays it out: the first two columns, row-major."""
+    m = _as_float(m)
+    return m[..., :, :2].reshape(m.shape[:-2] + (6,))
+
+
+def rotation_6d_columns_to_matrix(d6: ArrayLike) -> NDArray[np.float64]:
+    """CARI4D's 6D (first two columns, row-major) -> 3x3 matrix by Gram-Schmidt on the columns.
+
+    The same Gram-Schmidt as :func:`rotation_6d_to_matrix` applied to the
+    transposed layout, then transposed back."""
+    d6 = _as_float(d6)
+    cols = np.concatenate([d6[..., 0::2], d6[..., 1::2]], axis=-1)  # [c0 (3), c1 (3)]
+    return np.swapaxes(rotation_6d_to_matrix(cols), -1, -2)
 
 
 def yaw_to_quat(yaw: ArrayLike) -> NDArray[np.float64]:

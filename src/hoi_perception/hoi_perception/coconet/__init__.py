@@ -1,0 +1,1 @@
+"""CoCoNet (NVlabs/CARI4D) refinement: window builder, decoding, stand-in engine, pipeline, evaluation."""
