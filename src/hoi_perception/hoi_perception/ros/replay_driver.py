@@ -81,6 +81,7 @@ class ReplayDriver(Node):
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
         self.cond = threading.Condition()
         self.recorded: list[RecordedMessage] = []
+        self.last_output_ns = time.monotonic_ns()
         self.outputs = dict(outputs)
         for topic, msgtype in self.outputs.items():
             self.create_subscription(resolve_message_class(msgtype), topic, self._make_cb(topic, msgtype),
@@ -96,6 +97,7 @@ class ReplayDriver(Node):
                 self.recorded.append(RecordedMessage(topic, msgtype, now, stamp, bytes(data)))
                 if topic != DIAGNOSTICS:
                     self.pacer.on_output(topic, stamp, now)
+                    self.last_output_ns = now
                 self.cond.notify_all()
         return cb
 
@@ -122,17 +124,21 @@ class ReplayDriver(Node):
         return [o for o in self.outputs if self.count_publishers(o) == 0]
 
     # -- replay ---------------------------------------------------------------
-    def _wait_answered(self, output: str, index: int, timeout_s: float) -> None:
+    def _wait_answered(self, output: str, index: int, timeout_s: float, idle_s: float | None = None) -> None:
+        """Until ``output`` answered frame ``index``; gives up (counted) after ``timeout_s``, or
+        once no output at all arrived for ``idle_s`` (the graph is done: at the end of the bag an
+        approximate-time synchronizer keeps its last set for a next frame that never comes)."""
         deadline = time.monotonic() + timeout_s
         with self.cond:
             while not self.pacer.answered(output, index):
                 left = deadline - time.monotonic()
-                if left <= 0 or not rclpy.ok(context=self.context):
+                idle = idle_s is not None and time.monotonic_ns() - self.last_output_ns > idle_s * 1e9
+                if left <= 0 or idle or not rclpy.ok(context=self.context):
                     self.pacer.on_timeout(output)
                     return
                 self.cond.wait(min(left, 0.1))
 
-    def play(self, frame_timeout_s: float, final_timeout_s: float,
+    def play(self, frame_timeout_s: float, final_timeout_s: float, final_idle_s: float,
              progress: Callable[[int], None] | None = None) -> DriverResult:
         res = DriverResult()
         topics = list(self.pubs)
@@ -164,7 +170,7 @@ class ReplayDriver(Node):
         # the last frames: wait for their outputs, bounded by one overall timeout
         deadline = time.monotonic() + final_timeout_s
         for output, j in self.pacer.remaining():
-            self._wait_answered(output, j, max(0.0, deadline - time.monotonic()))
+            self._wait_answered(output, j, max(0.0, deadline - time.monotonic()), final_idle_s)
         res.wall_s = time.monotonic() - t0
         with self.cond:
             res.recorded = list(self.recorded)
@@ -173,6 +179,7 @@ class ReplayDriver(Node):
 
 def run_driver(reader: BagReader, topics: Sequence[str], outputs: Mapping[str, str], pacer: FramePacer, *,
                discovery_timeout_s: float, settle_s: float, frame_timeout_s: float, final_timeout_s: float,
+               final_idle_s: float = 2.0,
                progress: Callable[[int], None] | None = None, log: Callable[[str], None] = print) -> DriverResult:
     """rclpy init, the driver spun in a thread, the paced replay, clean shutdown."""
     ctx = Context()
@@ -192,7 +199,7 @@ def run_driver(reader: BagReader, topics: Sequence[str], outputs: Mapping[str, s
         if unmatched:
             log(f"no publisher of {unmatched} after {discovery_timeout_s:.0f} s; replaying anyway "
                 "(their frames will be counted as missing)")
-        res = node.play(frame_timeout_s, final_timeout_s, progress)
+        res = node.play(frame_timeout_s, final_timeout_s, final_idle_s, progress)
         res.discovery_s = discovery
         res.unmatched_outputs = unmatched
         res.bag_duration_s = reader.duration_ns / 1e9
