@@ -19,4 +19,6 @@ CONSOLE_SCRIPTS = [
     "hoi-engine-build = hoi_perception.engine.build_cli:main",
     "hoi-engine-bench = hoi_perception.engine.bench_cli:main",
     "hoi-eval-tracks = hoi_perception.evaluation.cli:main",
+    "hoi-eval-bag = hoi_perception.evaluation.eval_bag_cli:main",
+    "hoi-eval-batch = hoi_perception.evaluation.batch:main",
 ]
