@@ -43,25 +43,22 @@ def load_mesh_points(uri: str) -> np.ndarray | None:
     return None
 
 
-def pair_objects(preds: list[Any], gts: list[Any]) -> list[tuple[int, int]]:
-    """(pred index, gt index): same non-zero track id first, then same name by nearest position."""
+def pair_objects(preds: list[tuple[int, str, np.ndarray]], gts: list[tuple[int, str, np.ndarray]]) -> list[tuple[int, int]]:
+    """(pred index, gt index) of (track id, name, position in the ground truth's frame) entries:
+    same non-zero track id first, then same name by nearest position."""
     pairs, used_p, used_g = [], set(), set()
-    gid = {int(g.track_id): j for j, g in enumerate(gts) if int(g.track_id)}
-    for i, p in enumerate(preds):
-        j = gid.get(int(p.track_id)) if int(p.track_id) else None
+    gid = {tid: j for j, (tid, _, _) in enumerate(gts) if tid}
+    for i, (tid, _, _) in enumerate(preds):
+        j = gid.get(tid) if tid else None
         if j is not None and j not in used_g:
             pairs.append((i, j))
             used_p.add(i)
             used_g.add(j)
-    for i, p in enumerate(preds):
-        if i in used_p:
+    cands = sorted((float(np.linalg.norm(p[2] - g[2])), i, j) for i, p in enumerate(preds) if i not in used_p
+                   for j, g in enumerate(gts) if j not in used_g and p[1] == g[1])
+    for _, i, j in cands:
+        if i in used_p or j in used_g:
             continue
-        cands = [j for j, g in enumerate(gts) if j not in used_g and str(g.object_name) == str(p.object_name)]
-        if not cands:
-            continue
-        pp = np.array([p.pose.position.x, p.pose.position.y, p.pose.position.z])
-        j = min(cands, key=lambda j: float(np.linalg.norm(
-            pp - np.array([gts[j].pose.position.x, gts[j].pose.position.y, gts[j].pose.position.z]))))
         pairs.append((i, j))
         used_p.add(i)
         used_g.add(j)
@@ -117,10 +114,13 @@ class ObjectPoseFamily:
                     stats["no_transform"] += 1
                     continue
                 stats["gt_objects"] += len(gmsg.objects)
-                for i, k in pair_objects(list(msg.objects), list(gmsg.objects)):
-                    p, g = msg.objects[i], gmsg.objects[k]
-                    tp = gt_from_pred @ pose_matrix(p.pose)
-                    tg = pose_matrix(g.pose)
+                tps = [gt_from_pred @ pose_matrix(p.pose) for p in msg.objects]
+                tgs = [pose_matrix(g.pose) for g in gmsg.objects]
+                pairs = pair_objects([(int(p.track_id), str(p.object_name), t[:3, 3]) for p, t in zip(msg.objects, tps, strict=True)],
+                                     [(int(g.track_id), str(g.object_name), t[:3, 3]) for g, t in zip(gmsg.objects, tgs, strict=True)])
+                for i, k in pairs:
+                    g = gmsg.objects[k]
+                    tp, tg = tps[i], tgs[k]
                     row: dict[str, Any] = {"t_s": ctx.t_s(s), "name": str(g.object_name), "track_id": int(g.track_id),
                                            "translation_error_m": translation_error_m(tp, tg),
                                            "rotation_error_deg": rotation_error_deg(tp, tg)}
