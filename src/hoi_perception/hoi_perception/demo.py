@@ -10,6 +10,10 @@
 3. Multi-camera 3D tracking: the sample bag's four static cameras through the
    Sparse4D node (a labelled stand-in when no Sparse4D model is configured),
    scored with 3D HOTA per class against the bag's ground truth.
+4. Replay evaluation (`hoi-eval-bag`): the sample bag through the whole graph
+   (hoi_graph.launch.yaml: body pose + Sparse4D), paced so every frame is
+   processed, every metric its ground truth allows, one report (Markdown with
+   plots, and JSON); its path is printed last.
 
 Each step is a ROS 2 YAML launch file of src/hoi_bringup, run as separate
 processes on Fast DDS (loopback only). Logs and outputs go to out/demo/.
@@ -48,7 +52,7 @@ def _tail_lines(log: Path, prefix: str) -> list[str]:
 
 
 def step_ingest(out: Path, bag: Path) -> dict[str, Any]:
-    print("\n[1/3] Sensor ingest: replaying the sample bag through the approximate-time synchronizer")
+    print("\n[1/4] Sensor ingest: replaying the sample bag through the approximate-time synchronizer")
     report = out / "sync_report.json"
     t0 = time.monotonic()
     rc = _launch("replay.launch.yaml", {"bag": str(bag), "rate": "2.0", "report": str(report)},
@@ -64,7 +68,7 @@ def step_ingest(out: Path, bag: Path) -> dict[str, Any]:
 
 
 def step_body_pose(out: Path, frames: int, box_source: str, rate: float) -> dict[str, Any]:
-    print(f"\n[2/3] Body pose on real footage: {VTEST.name} published as a camera, {frames} frames at {rate}x "
+    print(f"\n[2/4] Body pose on real footage: {VTEST.name} published as a camera, {frames} frames at {rate}x "
           f"(paced so this 2-core CPU processes every frame; boxes: {box_source})")
     if not VTEST.is_file():
         raise RuntimeError(f"{VTEST} is missing: `make setup` installs Debian's opencv-doc package")
@@ -120,7 +124,7 @@ def summarize_body_pose(rec: Path, out: Path) -> dict[str, Any]:
 def step_body_pose_rgbd(out: Path, bag: Path) -> dict[str, Any]:
     """The body_pose node on the sample bag's ZED RGB-D topics (depth corrects
     the scale), its published poses scored against the bag's ground truth."""
-    print("\n[2b/3] Body pose on the ZED RGB-D stream of the sample bag, scored against its ground truth")
+    print("\n[2b/4] Body pose on the ZED RGB-D stream of the sample bag, scored against its ground truth")
     rec = out / "body_pose_rgbd_recording"
     shutil.rmtree(rec, ignore_errors=True)
     log = out / "logs" / "body_pose_rgbd.log"
@@ -210,7 +214,7 @@ def score_poses_against_ground_truth(rec: Path, bag: Path, tolerance_ns: int = 5
 
 
 def step_sparse4d(out: Path, bag: Path, model_path: str) -> dict[str, Any]:
-    print("\n[3/3] Multi-camera 3D detection and tracking (Sparse4D) on the sample bag's 4 static cameras")
+    print("\n[3/4] Multi-camera 3D detection and tracking (Sparse4D) on the sample bag's 4 static cameras")
     if model_path:
         print(f"  Sparse4D model: {model_path}")
     else:
@@ -232,6 +236,26 @@ def step_sparse4d(out: Path, bag: Path, model_path: str) -> dict[str, Any]:
     return {"log": str(log), "eval_dir": str(eval_dir), "hota_chart": str(chart)}
 
 
+def step_replay_evaluation(out: Path, bag: Path) -> dict[str, Any]:
+    """`hoi-eval-bag` on the sample bag: the final step, ends with the report's path."""
+    from hoi_perception.evaluation.eval_bag_cli import main as eval_bag
+
+    print("\n[4/4] Replay evaluation (hoi-eval-bag): the sample bag through the whole graph, every frame processed")
+    eval_dir = out / "eval_bag"
+    shutil.rmtree(eval_dir, ignore_errors=True)
+    rc = eval_bag([str(bag), "--out", str(eval_dir)])
+    if rc != 0:
+        raise RuntimeError(f"replay evaluation failed (exit {rc}); see {eval_dir}")
+    report = json.loads((eval_dir / "report.json").read_text())
+    run = report["runs"][0]
+    for fam in ("tracking", "body_pose", "latency"):
+        for k, v in run["metrics"].get(fam, {}).get("summary", {}).items():
+            if v is not None and not k.startswith("drops"):
+                print(f"  {fam}: {k}: {v:.1f}")
+    return {"report": str(eval_dir / "report.md"), "json": str(eval_dir / "report.json"),
+            "bag_duration_s": run["replay"]["bag_duration_s"], "evaluation_wall_s": run.get("evaluation_wall_s")}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="hoi-demo", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "demo")
@@ -241,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="playback rate of the 10 fps video (HOG + BlazePose run at ~2.5 fps on 2 cores)")
     ap.add_argument("--box-source", default="hog+blazepose", help="person boxes for the body pose step")
     ap.add_argument("--sparse4d-model", default=os.environ.get("HOI_SPARSE4D_MODEL", ""))
-    ap.add_argument("--steps", default="1,2,3", help="which steps to run, e.g. 2,3")
+    ap.add_argument("--steps", default="1,2,3,4", help="which steps to run, e.g. 2,3")
     ns = ap.parse_args(argv)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     # a domain of its own, so a demo never joins a robot's graph or another run's
@@ -252,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(Fast DDS on loopback, domain {os.environ['ROS_DOMAIN_ID']}); outputs in {ns.out}")
     results: dict[str, Any] = {}
     try:
-        if steps & {1, 2, 3}:
+        if steps & {1, 2, 3, 4}:
             from hoi_perception.bag.sample import ensure_sample_bag
 
             bag = ns.bag or ensure_sample_bag()
@@ -264,11 +288,15 @@ def main(argv: list[str] | None = None) -> int:
             results["body_pose_rgbd"] = step_body_pose_rgbd(ns.out, bag)
         if 3 in steps:
             results["sparse4d"] = step_sparse4d(ns.out, bag, ns.sparse4d_model)
+        if 4 in steps:
+            results["replay_evaluation"] = step_replay_evaluation(ns.out, bag)
     except RuntimeError as e:
         print(f"demo: error: {e}", file=sys.stderr)
         return 1
     (ns.out / "demo_summary.json").write_text(json.dumps(results, indent=2, default=str))
     print(f"\nDone. Summary: {ns.out / 'demo_summary.json'}")
+    if "replay_evaluation" in results:
+        print(f"Replay evaluation report: {results['replay_evaluation']['report']}")
     return 0
 
 
