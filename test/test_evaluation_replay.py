@@ -342,3 +342,21 @@ def test_contacts_family_against_known_perturbation(small_bag: Path, tmp_path: P
     assert verts["body_vertices"]["precision"] == pytest.approx(tp / (tp + fp))
     assert verts["body_vertices"]["recall"] == pytest.approx(tp / (tp + fn))
     assert verts["object_vertices"]["f1"] == pytest.approx(1.0)
+
+
+def test_a_node_that_fails_ends_the_replay_with_one_clear_line(small_bag: Path, tmp_path: Path) -> None:
+    """A node that exits (here: a bad parameter) stops the evaluation at once with exit 1,
+    naming the node and its log, instead of waiting out every frame."""
+    import yaml
+    from hoi_perception.evaluation.replay import default_config_path
+
+    doc = yaml.safe_load(default_config_path().read_text())
+    doc["launch_args"]["body_pose_backend"] = "nope"
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump(doc))
+    r = subprocess.run([sys.executable, "-m", "hoi_perception.evaluation.eval_bag_cli", str(small_bag), "--config",
+                        str(cfg), "--out", str(tmp_path / "out"), "--no-progress"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert "error: node body_pose exited with code 2 during the replay; see" in r.stderr
+    assert "must be one of" in next((tmp_path / "out").glob("run1_*/graph.log")).read_text()

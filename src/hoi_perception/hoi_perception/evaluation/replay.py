@@ -165,6 +165,14 @@ class GraphProcesses:
     def exited(self) -> dict[str, int]:
         return {n: p.returncode for n, p in self.procs if p.poll() is not None}
 
+    def failure(self) -> str | None:
+        """Every node runs until stopped: one that ended is a failure, named with its exit code."""
+        ended = self.exited()
+        if not ended:
+            return None
+        return (", ".join(f"node {n} exited with code {c}" for n, c in ended.items())
+                + f" during the replay; see {self.log_path}")
+
     def stop(self, timeout_s: float = 15.0) -> dict[str, int]:
         for _, p in self.procs:
             if p.poll() is None:
@@ -202,6 +210,7 @@ class ReplayResult:
     log: str
     unmatched_outputs: list[str]
     dds_profile: str = ""
+    skipped_topics: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -257,7 +266,8 @@ def replay_bag(bag: Path, cfg: EvalConfig, out_dir: Path, progress: bool = True)
         try:
             res = run_driver(reader, topics, cfg.outputs, pacer, discovery_timeout_s=cfg.discovery_timeout_s,
                              settle_s=cfg.settle_s, frame_timeout_s=cfg.frame_timeout_s,
-                             final_timeout_s=cfg.final_timeout_s, final_idle_s=cfg.final_idle_s, progress=bar.update if bar else None)
+                             final_timeout_s=cfg.final_timeout_s, final_idle_s=cfg.final_idle_s,
+                             health=graph.failure, progress=bar.update if bar else None)
         finally:
             if bar is not None:
                 bar.close()
@@ -281,7 +291,7 @@ def replay_bag(bag: Path, cfg: EvalConfig, out_dir: Path, progress: bool = True)
         discovery_s=res.discovery_s, frames={t: len(s) for t, s in trigger_stamps.items()},
         pacing=pacer.summary(), published=res.published, publish_errors=res.publish_errors,
         node_exit_codes=codes, log=str(out_dir / "graph.log"), unmatched_outputs=res.unmatched_outputs,
-        dds_profile=dds_profile,
+        dds_profile=dds_profile, skipped_topics=res.skipped_topics,
     )
     (out_dir / REPLAY_JSON).write_text(json.dumps(result.to_dict(), indent=1))
     return result

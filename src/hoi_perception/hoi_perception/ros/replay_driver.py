@@ -50,6 +50,11 @@ class DriverResult:
     bag_duration_s: float = 0.0
     publish_errors: dict[str, int] = field(default_factory=dict)
     unmatched_outputs: list[str] = field(default_factory=list)
+    skipped_topics: dict[str, str] = field(default_factory=dict)
+
+
+class GraphFailed(RuntimeError):
+    """A node of the graph ended during the replay (the message names it)."""
 
 
 def _latched_qos(depth: int) -> QoSProfile:
@@ -66,15 +71,24 @@ class ReplayDriver(Node):
     """Publishes the bag, records outputs; :meth:`play` runs the paced replay (blocking)."""
 
     def __init__(self, reader: BagReader, topics: Sequence[str], outputs: Mapping[str, str], pacer: FramePacer,
-                 latched: Sequence[str] = ("/tf_static",), qos_depth: int = 10, context: Context | None = None) -> None:
+                 latched: Sequence[str] = ("/tf_static",), qos_depth: int = 10, context: Context | None = None,
+                 health: Callable[[], str | None] | None = None) -> None:
         super().__init__("hoi_eval_replay", context=context)
         self.reader = reader
         self.pacer = pacer
+        self.health = health
         self.info: dict[str, TopicInfo] = reader.topics()
         self.pubs: dict[str, Any] = {}
+        self.skipped: dict[str, str] = {}
         for t in topics:
             info = self.info[t]
-            cls = resolve_message_class(info.msgtype)
+            try:
+                cls = resolve_message_class(info.msgtype)
+            except (ImportError, AttributeError, ValueError) as exc:
+                # a type this install lacks: that topic is not replayed (named in the result), the rest is
+                self.skipped[t] = f"{info.msgtype}: {exc}"
+                self.get_logger().error(f"{t}: cannot import {info.msgtype} ({exc}); not replayed")
+                continue
             is_latched = info.transient_local or any(fnmatch.fnmatchcase(t, p) for p in latched)
             qos = _latched_qos(max(1, min(info.count, 100))) if is_latched else _reliable_qos(qos_depth)
             self.pubs[t] = self.create_publisher(cls, t, qos)
@@ -108,6 +122,7 @@ class ReplayDriver(Node):
         deadline = time.monotonic() + timeout_s
         stable_since, last_state = None, None
         while time.monotonic() < deadline:
+            self.check_health()
             wanted = {t: self.count_subscribers(t) for t in self.pubs}
             matched = all(self.pubs[t].get_subscription_count() >= n for t, n in wanted.items())
             missing = [o for o in self.outputs if self.count_publishers(o) == 0]
@@ -124,6 +139,13 @@ class ReplayDriver(Node):
         return [o for o in self.outputs if self.count_publishers(o) == 0]
 
     # -- replay ---------------------------------------------------------------
+    def check_health(self) -> None:
+        """Raise GraphFailed when a node of the graph has ended (no waiting on a dead node)."""
+        if self.health is not None:
+            err = self.health()
+            if err:
+                raise GraphFailed(err)
+
     def _wait_answered(self, output: str, index: int, timeout_s: float, idle_s: float | None = None) -> None:
         """Until ``output`` answered frame ``index``; gives up (counted) after ``timeout_s``, or
         once no output at all arrived for ``idle_s`` (the graph is done: at the end of the bag an
@@ -137,6 +159,7 @@ class ReplayDriver(Node):
                     self.pacer.on_timeout(output)
                     return
                 self.cond.wait(min(left, 0.1))
+                self.check_health()
 
     def play(self, frame_timeout_s: float, final_timeout_s: float, final_idle_s: float,
              progress: Callable[[int], None] | None = None) -> DriverResult:
@@ -179,7 +202,7 @@ class ReplayDriver(Node):
 
 def run_driver(reader: BagReader, topics: Sequence[str], outputs: Mapping[str, str], pacer: FramePacer, *,
                discovery_timeout_s: float, settle_s: float, frame_timeout_s: float, final_timeout_s: float,
-               final_idle_s: float = 2.0,
+               final_idle_s: float = 2.0, health: Callable[[], str | None] | None = None,
                progress: Callable[[int], None] | None = None, log: Callable[[str], None] = print) -> DriverResult:
     """rclpy init, the driver spun in a thread, the paced replay, clean shutdown."""
     ctx = Context()
@@ -188,7 +211,7 @@ def run_driver(reader: BagReader, topics: Sequence[str], outputs: Mapping[str, s
     executor: SingleThreadedExecutor | None = None
     spinner: threading.Thread | None = None
     try:
-        node = ReplayDriver(reader, topics, outputs, pacer, context=ctx)
+        node = ReplayDriver(reader, topics, outputs, pacer, context=ctx, health=health)
         executor = SingleThreadedExecutor(context=ctx)
         executor.add_node(node)
         spinner = threading.Thread(target=_spin, args=(executor,), daemon=True)
@@ -203,6 +226,7 @@ def run_driver(reader: BagReader, topics: Sequence[str], outputs: Mapping[str, s
         res.discovery_s = discovery
         res.unmatched_outputs = unmatched
         res.bag_duration_s = reader.duration_ns / 1e9
+        res.skipped_topics = dict(node.skipped)
         return res
     finally:
         if executor is not None:
