@@ -19,6 +19,10 @@
    bag, scored against /ground_truth/hoi and /ground_truth/contacts (contact
    vertex F1, per-hand decision accuracy, grasp-event timing); a contact
    sheet of ZED frames with the contacts drawn.
+6. Replay evaluation (`hoi-eval-bag`): the sample bag through the whole graph
+   (hoi_graph.launch.yaml: body pose + Sparse4D), paced so every frame is
+   processed, every metric its ground truth allows, one report (Markdown with
+   plots, and JSON); its path is printed last.
 
 Each step is a ROS 2 YAML launch file of src/hoi_bringup, run as separate
 processes on Fast DDS (loopback only). Logs and outputs go to out/demo/.
@@ -57,7 +61,7 @@ def _tail_lines(log: Path, prefix: str) -> list[str]:
 
 
 def step_ingest(out: Path, bag: Path) -> dict[str, Any]:
-    print("\n[1/3] Sensor ingest: replaying the sample bag through the approximate-time synchronizer")
+    print("\n[1/6] Sensor ingest: replaying the sample bag through the approximate-time synchronizer")
     report = out / "sync_report.json"
     t0 = time.monotonic()
     rc = _launch("replay.launch.yaml", {"bag": str(bag), "rate": "2.0", "report": str(report)},
@@ -73,7 +77,7 @@ def step_ingest(out: Path, bag: Path) -> dict[str, Any]:
 
 
 def step_body_pose(out: Path, frames: int, box_source: str, rate: float) -> dict[str, Any]:
-    print(f"\n[2/3] Body pose on real footage: {VTEST.name} published as a camera, {frames} frames at {rate}x "
+    print(f"\n[2/6] Body pose on real footage: {VTEST.name} published as a camera, {frames} frames at {rate}x "
           f"(paced so this 2-core CPU processes every frame; boxes: {box_source})")
     if not VTEST.is_file():
         raise RuntimeError(f"{VTEST} is missing: `make setup` installs Debian's opencv-doc package")
@@ -129,7 +133,7 @@ def summarize_body_pose(rec: Path, out: Path) -> dict[str, Any]:
 def step_body_pose_rgbd(out: Path, bag: Path) -> dict[str, Any]:
     """The body_pose node on the sample bag's ZED RGB-D topics (depth corrects
     the scale), its published poses scored against the bag's ground truth."""
-    print("\n[2b/3] Body pose on the ZED RGB-D stream of the sample bag, scored against its ground truth")
+    print("\n[2b/6] Body pose on the ZED RGB-D stream of the sample bag, scored against its ground truth")
     rec = out / "body_pose_rgbd_recording"
     shutil.rmtree(rec, ignore_errors=True)
     log = out / "logs" / "body_pose_rgbd.log"
@@ -156,7 +160,7 @@ def step_body_pose_rgbd(out: Path, bag: Path) -> dict[str, Any]:
 
 
 def step_sparse4d(out: Path, bag: Path, model_path: str) -> dict[str, Any]:
-    print("\n[3/3] Multi-camera 3D detection and tracking (Sparse4D) on the sample bag's 4 static cameras")
+    print("\n[3/6] Multi-camera 3D detection and tracking (Sparse4D) on the sample bag's 4 static cameras")
     if model_path:
         print(f"  Sparse4D model: {model_path}")
     else:
@@ -191,7 +195,7 @@ def step_objects_real(out: Path) -> dict[str, Any]:
     from hoi_perception.objects.pipeline import ObjectsHandsPipeline, PersonInput
     from hoi_perception.render.export import contact_sheet, write_png
 
-    print("\n[4a/4] Objects and hands on real photos (opencv-doc, skimage) and vtest.avi frames")
+    print("\n[4a/6] Objects and hands on real photos (opencv-doc, skimage) and vtest.avi frames")
     data = VTEST.parent
     images: list[tuple[str, Any]] = []
     for name in ("basketball1.png", "messi5.jpg", "home.jpg"):
@@ -237,7 +241,7 @@ def step_objects_bag(out: Path, bag: Path) -> dict[str, Any]:
     from hoi_perception.scene import hoi_script as hs
     from hoi_perception.scene.meshes import box_mesh
 
-    print("\n[4b/4] objects_hands node on the sample bag's ZED RGB-D (box mesh configured), scored against ground truth")
+    print("\n[4b/6] objects_hands node on the sample bag's ZED RGB-D (box mesh configured), scored against ground truth")
     mesh_dir = out / "meshes"
     mesh_dir.mkdir(parents=True, exist_ok=True)
     v, f = box_mesh(hs.BOX_SIZE)
@@ -304,7 +308,7 @@ def step_contacts(out: Path, bag: Path) -> dict[str, Any]:
     from hoi_perception.contacts.sample_eval import people_from_recording, run_on_bag
     from hoi_perception.contacts.visualize import contact_sheet
 
-    print("\n[5] Contacts and HOI state: geometric contact estimator on the sample bag, scored against "
+    print("\n[5/6] Contacts and HOI state: geometric contact estimator on the sample bag, scored against "
           "/ground_truth/hoi and /ground_truth/contacts")
     results: dict[str, Any] = {}
     run = run_on_bag(bag)
@@ -340,6 +344,24 @@ def step_contacts(out: Path, bag: Path) -> dict[str, Any]:
     print("  (the ground truth labels the scripted grasp interval; the hands touch the box a frame or two before "
           "it and slide off after it, which is most of the per-hand disagreement and the event timing error)")
     return results
+def step_replay_evaluation(out: Path, bag: Path) -> dict[str, Any]:
+    """`hoi-eval-bag` on the sample bag: the final step, ends with the report's path."""
+    from hoi_perception.evaluation.eval_bag_cli import main as eval_bag
+
+    print("\n[6/6] Replay evaluation (hoi-eval-bag): the sample bag through the whole graph, every frame processed")
+    eval_dir = out / "eval_bag"
+    shutil.rmtree(eval_dir, ignore_errors=True)
+    rc = eval_bag([str(bag), "--out", str(eval_dir)])
+    if rc != 0:
+        raise RuntimeError(f"replay evaluation failed (exit {rc}); see {eval_dir}")
+    report = json.loads((eval_dir / "report.json").read_text())
+    run = report["runs"][0]
+    for fam in ("tracking", "body_pose", "latency"):
+        for k, v in run["metrics"].get(fam, {}).get("summary", {}).items():
+            if v is not None and not k.startswith("drops"):
+                print(f"  {fam}: {k}: {v:.1f}")
+    return {"report": str(eval_dir / "report.md"), "json": str(eval_dir / "report.json"),
+            "bag_duration_s": run["replay"]["bag_duration_s"], "evaluation_wall_s": run.get("evaluation_wall_s")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="playback rate of the 10 fps video (HOG + BlazePose run at ~2.5 fps on 2 cores)")
     ap.add_argument("--box-source", default="default", help="person boxes for the body pose step (default: the node's)")
     ap.add_argument("--sparse4d-model", default=os.environ.get("HOI_SPARSE4D_MODEL", ""))
-    ap.add_argument("--steps", default="1,2,3,4,5", help="which steps to run, e.g. 2,3")
+    ap.add_argument("--steps", default="1,2,3,4,5,6", help="which steps to run, e.g. 2,3")
     ns = ap.parse_args(argv)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     # a domain of its own, so a demo never joins a robot's graph or another run's
@@ -362,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(Fast DDS on loopback, domain {os.environ['ROS_DOMAIN_ID']}); outputs in {ns.out}")
     results: dict[str, Any] = {}
     try:
-        if steps & {1, 2, 3, 4, 5}:
+        if steps & {1, 2, 3, 4, 5, 6}:
             from hoi_perception.bag.sample import ensure_sample_bag
 
             bag = ns.bag or ensure_sample_bag()
@@ -379,11 +401,15 @@ def main(argv: list[str] | None = None) -> int:
             results["objects_bag"] = step_objects_bag(ns.out, bag)
         if 5 in steps:
             results["contacts"] = step_contacts(ns.out, bag)
+        if 6 in steps:
+            results["replay_evaluation"] = step_replay_evaluation(ns.out, bag)
     except RuntimeError as e:
         print(f"demo: error: {e}", file=sys.stderr)
         return 1
     (ns.out / "demo_summary.json").write_text(json.dumps(results, indent=2, default=str))
     print(f"\nDone. Summary: {ns.out / 'demo_summary.json'}")
+    if "replay_evaluation" in results:
+        print(f"Replay evaluation report: {results['replay_evaluation']['report']}")
     return 0
 
 

@@ -25,4 +25,6 @@ CONSOLE_SCRIPTS = [
     "hoi-engine-bench = hoi_perception.engine.bench_cli:main",
     "hoi-eval-tracks = hoi_perception.evaluation.cli:main",
     "hoi-fetch-models = hoi_perception.fetch_models:main",
+    "hoi-eval-bag = hoi_perception.evaluation.eval_bag_cli:main",
+    "hoi-eval-batch = hoi_perception.evaluation.batch:main",
 ]
