@@ -15,6 +15,7 @@ CONSOLE_SCRIPTS = [
     "body_pose = hoi_perception.nodes.body_pose:main",
     "objects_hands = hoi_perception.nodes.objects_hands:main",
     "bag_recorder = hoi_perception.nodes.bag_recorder:main",
+    "episode_recorder = hoi_perception.nodes.episode_recorder:main",
     "hoi-bag-repair = hoi_perception.bag.repair:main",
     "contacts = hoi_perception.nodes.contacts_node:main",
     "interactvlm = hoi_perception.nodes.interactvlm_node:main",

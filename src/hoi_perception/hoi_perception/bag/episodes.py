@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from hoi_perception.bag.recording import CrashSafeBagWriter, write_file_atomically
+from hoi_perception.bag.typestore import default_typestore
 
 MANIFEST_NAME = "episode.json"
 MANIFEST_FORMAT = "hoi_episode/1"
@@ -222,11 +223,17 @@ class EpisodeRecorder:
         self._snapshots: dict[str, list[tuple[int, bytes]]] = {}
         self._open_grasps: set[tuple[int, int, int]] = set()
         self.free_bytes_now = 0
+        self.typestore = default_typestore()
 
     # -- topics ------------------------------------------------------------------
 
     def add_topic(self, topic: str, msgtype: str, *, latched: bool = False) -> None:
-        """Declare a recorded topic (the node calls this when it subscribes)."""
+        """Declare a recorded topic (the node calls this when it subscribes).
+
+        Raises KeyError for a type the bag typestore does not know.
+        """
+        if msgtype not in self.typestore.types:
+            raise KeyError(f"type {msgtype} is not in the bag typestore")
         self._types[topic] = msgtype
         if latched:
             self._latched.add(topic)
@@ -291,7 +298,7 @@ class EpisodeRecorder:
         except OSError as exc:
             raise EpisodeError(f"cannot create {self.root}: {exc.strerror or exc}") from None
         o = self.writer_options
-        writer = CrashSafeBagWriter(path, compression=o.compression, chunk_bytes=o.chunk_bytes,
+        writer = CrashSafeBagWriter(path, typestore=self.typestore, compression=o.compression, chunk_bytes=o.chunk_bytes,
                                     chunk_interval_s=o.chunk_interval_s, fsync=o.fsync)
         ep = Episode(episode_id, path, info, writer, mono, now)
         ep.calibration_topics = sorted(t for t, msgs in self._snapshots.items() if msgs)

@@ -1,0 +1,329 @@
+"""Record demonstrations as episodes: one crash-safe MCAP bag folder per episode.
+
+Thin shell over :class:`hoi_perception.bag.episodes.EpisodeRecorder` (state
+machine, limits, metadata and manifest live there; docs/episodes.md). Topics
+matching ``topics`` are subscribed as raw CDR all the time (so latched and
+camera_info messages are cached for the next episode's calibration snapshot)
+and written only while an episode is open.
+
+Services (hoi_msgs): ``~/start`` (StartEpisode: operator, task label, robot,
+notes), ``~/stop`` (StopEpisode: success flag, notes), ``~/discard``
+(DiscardEpisode: the open episode, or a kept one by id). Optional triggers: a
+std_msgs/Bool teleop button (``button_topic``; ``button_mode`` toggle: each
+press starts/stops, hold: pressed records) and grasp events
+(``grasp_trigger``: hoi_msgs/GraspEventArray on ``grasp_topic``, START starts,
+the END releasing the last grasp stops ``stop_delay_s`` later).
+
+Publishes ``~/status`` (hoi_msgs/EpisodeStatus, ``status_period_s`` and on
+every change, transient local so a UI joining late gets the state) and
+/diagnostics. Storage limits (``max_episode_bytes``,
+``max_episode_duration_s``, ``min_free_bytes``; 0 = off) stop an episode with
+one WARN line naming the limit.
+
+Exit codes: 0, 2 start-up error (one line).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import ParameterException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Bool
+
+from hoi_msgs.msg import EpisodeStatus, GraspEvent, GraspEventArray
+from hoi_msgs.srv import DiscardEpisode, StartEpisode, StopEpisode
+from hoi_perception import paths
+from hoi_perception.bag.episodes import (
+    DEFAULT_SNAPSHOT_TOPICS,
+    EpisodeError,
+    EpisodeInfo,
+    EpisodeLimits,
+    EpisodeRecorder,
+    State,
+    WriterOptions,
+)
+from hoi_perception.nodes.sync_monitor import message_type
+from hoi_perception.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher
+from hoi_perception.ros.node_main import run_node
+
+NAME = "episode_recorder"
+_PATTERN_OK = re.compile(r"^/?[A-Za-z0-9_/~{}*?\[\]!]+$")
+
+
+def _int_range(lo: int, hi: int, text: str) -> ParameterDescriptor:
+    return ParameterDescriptor(description=text, integer_range=[IntegerRange(from_value=lo, to_value=hi, step=0)])
+
+
+def _float_range(lo: float, hi: float, text: str) -> ParameterDescriptor:
+    return ParameterDescriptor(description=text,
+                               floating_point_range=[FloatingPointRange(from_value=lo, to_value=hi, step=0.0)])
+
+
+class EpisodeRecorderNode(Node):
+    def __init__(self) -> None:
+        super().__init__(NAME)
+        try:
+            p = self.declare_parameter
+            out = str(p("output_dir", "", ParameterDescriptor(description="folder of the episode folders")).value)
+            self.patterns = list(p("topics", ["/hoi/*", "/tf", "/tf_static"]).value)
+            snapshot = list(p("snapshot_topics", list(DEFAULT_SNAPSHOT_TOPICS)).value)
+            robot = str(p("robot", "").value)
+            operator = str(p("default_operator", "").value)
+            task = str(p("default_task", "").value)
+            compress = bool(p("compress", True).value)
+            chunk_bytes = int(p("chunk_bytes", 1 << 20, _int_range(1024, 1 << 30, "chunk size limit")).value)
+            interval = float(p("chunk_interval_s", 1.0, _float_range(0.01, 60.0, "chunk age limit")).value)
+            fsync = bool(p("fsync", True).value)
+            self.qos_depth = int(p("qos_depth", 10, _int_range(1, 1000, "subscription depth")).value)
+            period = float(p("discovery_period_s", 0.5, _float_range(0.05, 60.0, "topic discovery period")).value)
+            max_bytes = int(p("max_episode_bytes", 0, _int_range(0, 1 << 50, "0 = no limit")).value)
+            max_s = float(p("max_episode_duration_s", 0.0, _float_range(0.0, 86400.0, "0 = no limit")).value)
+            min_free = int(p("min_free_bytes", 1 << 30, _int_range(0, 1 << 50, "0 = no check")).value)
+            status_period = float(p("status_period_s", 1.0, _float_range(0.05, 60.0, "status period")).value)
+            self.button_topic = str(p("button_topic", "").value)
+            self.button_mode = str(p("button_mode", "toggle").value)
+            self.grasp_trigger = bool(p("grasp_trigger", False).value)
+            grasp_topic = str(p("grasp_topic", "/hoi/grasp_events").value)
+            stop_delay = float(p("stop_delay_s", 2.0, _float_range(0.0, 600.0, "stop after grasp END")).value)
+        except ParameterException as exc:
+            raise ValueError(f"bad parameter: {exc}") from None
+        if not self.patterns or not all(isinstance(t, str) and t for t in self.patterns):
+            raise ValueError(f"parameter 'topics' must be a non-empty list of topic names or patterns, "
+                             f"got {self.patterns!r}")
+        bad = [t for t in self.patterns + snapshot if not _PATTERN_OK.match(t)]
+        if bad:
+            raise ValueError(f"parameters 'topics'/'snapshot_topics': not a topic name or pattern: {bad}")
+        if self.button_mode not in ("toggle", "hold"):
+            raise ValueError(f"parameter 'button_mode' must be 'toggle' or 'hold', got {self.button_mode!r}")
+        root = Path(out).expanduser() if out else paths.writable_dir("episodes")
+        if root.exists() and not root.is_dir():
+            raise ValueError(f"output_dir {root} exists and is not a folder")
+        self.core = EpisodeRecorder(
+            root, robot=robot, default_operator=operator, default_task=task,
+            limits=EpisodeLimits(max_bytes, max_s, min_free),
+            writer_options=WriterOptions("zstd" if compress else "", chunk_bytes, interval, fsync),
+            snapshot_topics=snapshot, stop_delay_s=stop_delay)
+        self.received: dict[str, int] = {}
+        self.skipped: dict[str, str] = {}
+        self.rejected_requests = 0
+        self._last_seq: dict[tuple[str, Any], int] = {}
+        self._button_state = False
+        self.status_pub = self.create_publisher(
+            EpisodeStatus, "~/status",
+            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self.create_service(StartEpisode, "~/start", self.on_start)
+        self.create_service(StopEpisode, "~/stop", self.on_stop)
+        self.create_service(DiscardEpisode, "~/discard", self.on_discard)
+        if self.button_topic:
+            self.create_subscription(Bool, self.button_topic, self.on_button, 10)
+        if self.grasp_trigger:
+            self.create_subscription(GraspEventArray, grasp_topic, self.on_grasp_events, 50)
+        self.create_timer(period, self.discover)
+        self.create_timer(min(0.25, interval / 4), self.tick)
+        self.create_timer(status_period, self.publish_status)
+        self.diagnostics = DiagnosticsPublisher(self)
+        self.diagnostics.add("episodes", self.diagnostic_status)
+        self.discover()
+        self.publish_status()
+        triggers = [t for t in (f"button {self.button_topic} ({self.button_mode})" if self.button_topic else "",
+                                f"grasp events {grasp_topic}" if self.grasp_trigger else "") if t]
+        self.get_logger().info(f"episodes of {self.patterns} into {self.core.root}; services ~/start ~/stop "
+                               f"~/discard; triggers: {', '.join(triggers) or 'services only'}")
+
+    # -- topics ------------------------------------------------------------------
+
+    def discover(self) -> None:
+        for topic, types in self.get_topic_names_and_types():
+            if topic in self.received or topic in self.skipped:
+                continue
+            if not any(fnmatch.fnmatchcase(topic, p) for p in self.patterns):
+                continue
+            type_name = types[0]
+            try:
+                cls = message_type(type_name)
+                # transient local catches latched topics (/tf_static) published before we joined
+                latched = any(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+                              for i in self.get_publishers_info_by_topic(topic))
+                self.core.add_topic(topic, type_name, latched=latched)
+            except Exception as e:  # unknown type in the typestore, or not importable
+                self.skipped[topic] = f"{type_name}: {e}"
+                self.get_logger().error(f"cannot record {topic} ({type_name}): {e}")
+                continue
+            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100 if latched else self.qos_depth,
+                             reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+            self.received[topic] = 0
+            self.create_subscription(cls, topic, self._callback(topic), qos, raw=True)
+            self.get_logger().info(f"subscribed {topic} ({type_name}{', latched' if latched else ''})")
+
+    def _callback(self, topic: str) -> Any:
+        def on_message(data: bytes, info: Any) -> None:
+            self.received[topic] += 1
+            self._count_transport_gaps(topic, info)
+            self.core.on_message(topic, self.get_clock().now().nanoseconds, data, time.monotonic())
+
+        return on_message
+
+    def _count_transport_gaps(self, topic: str, info: Any) -> None:
+        """DDS keep-last overruns show up as gaps in the publisher's sequence numbers."""
+        seq = info.get("publication_sequence_number") if isinstance(info, dict) else None
+        if not seq:
+            return
+        gid = info.get("publisher_gid")
+        key = (topic, bytes(gid["data"]) if isinstance(gid, dict) and "data" in gid else repr(gid))
+        last = self._last_seq.get(key)
+        self._last_seq[key] = seq
+        if last is not None and seq > last + 1:
+            self.core.note_transport_lost(seq - last - 1)
+
+    # -- commands ----------------------------------------------------------------
+
+    def _start(self, info: EpisodeInfo, why: str) -> str:
+        ep = self.core.start(info, self.get_clock().now().nanoseconds, time.monotonic())
+        self.get_logger().info(f"episode {ep.episode_id} started ({why}; operator '{ep.info.operator}', task "
+                               f"'{ep.info.task_label}', robot '{ep.info.robot}', calibration "
+                               f"{ep.calibration_topics or 'none'}) in {ep.path}")
+        self.publish_status()
+        return ep.episode_id
+
+    def _stopped(self, episode_id: str, reason: str, success: bool | None, path: Path) -> None:
+        m = self.core.last.manifest if self.core.last else {}
+        bag = m.get("bag", {})
+        text = (f"episode {episode_id} stopped: {reason}; success {success}, {m.get('duration_s', 0):.1f} s, "
+                f"{bag.get('message_count', 0)} messages, {bag.get('size_bytes', 0)} bytes, "
+                f"{m.get('dropped', 0)} dropped, in {path}")
+        if self.core.state == State.ERROR:
+            self.get_logger().error(text)
+        elif reason in ("operator", "button", "grasp end"):
+            self.get_logger().info(text)
+        else:
+            self.get_logger().warning(text)
+        self.publish_status()
+
+    def on_start(self, req: StartEpisode.Request, res: StartEpisode.Response) -> StartEpisode.Response:
+        try:
+            res.episode_id = self._start(EpisodeInfo(req.operator_name, req.task_label, req.robot, req.notes),
+                                         "service")
+            res.path = str(self.core.episode.path) if self.core.episode else ""
+            res.success, res.message = True, "recording"
+        except EpisodeError as exc:
+            self.rejected_requests += 1
+            res.success, res.message = False, str(exc)
+            self.get_logger().warning(f"start refused: {exc}")
+        return res
+
+    def on_stop(self, req: StopEpisode.Request, res: StopEpisode.Response) -> StopEpisode.Response:
+        try:
+            r = self.core.stop(time.monotonic(), success=bool(req.episode_success), notes=req.notes)
+            res.success, res.message, res.episode_id, res.path = True, r.reason, r.episode_id, str(r.path)
+            self._stopped(r.episode_id, r.reason, r.success, r.path)
+        except EpisodeError as exc:
+            self.rejected_requests += 1
+            res.success, res.message = False, str(exc)
+            self.get_logger().warning(f"stop refused: {exc}")
+        return res
+
+    def on_discard(self, req: DiscardEpisode.Request, res: DiscardEpisode.Response) -> DiscardEpisode.Response:
+        try:
+            res.episode_id = self.core.discard(time.monotonic(), req.episode_id)
+            res.success, res.message = True, "deleted"
+            self.get_logger().info(f"episode {res.episode_id} discarded (folder deleted)")
+            self.publish_status()
+        except (EpisodeError, OSError) as exc:
+            self.rejected_requests += 1
+            res.success, res.message = False, str(exc)
+            self.get_logger().warning(f"discard refused: {exc}")
+        return res
+
+    def on_button(self, msg: Bool) -> None:
+        pressed = bool(msg.data)
+        rising = pressed and not self._button_state
+        self._button_state = pressed
+        recording = self.core.state in (State.RECORDING, State.STOPPING)
+        try:
+            if (self.button_mode == "toggle" and rising and not recording) or \
+                    (self.button_mode == "hold" and pressed and not recording):
+                self._start(EpisodeInfo("", "", ""), "button")
+            elif (self.button_mode == "toggle" and rising and recording) or \
+                    (self.button_mode == "hold" and not pressed and recording):
+                r = self.core.stop(time.monotonic(), success=None, reason="button")
+                self._stopped(r.episode_id, r.reason, r.success, r.path)
+        except EpisodeError as exc:
+            self.rejected_requests += 1
+            self.get_logger().warning(f"button: {exc}")
+
+    def on_grasp_events(self, msg: GraspEventArray) -> None:
+        for ev in msg.events:
+            key = (int(ev.human_track_id), int(ev.object_track_id), int(ev.hand))
+            try:
+                did = self.core.on_grasp_event(ev.event == GraspEvent.START, key,
+                                               self.get_clock().now().nanoseconds, time.monotonic())
+            except EpisodeError as exc:
+                self.rejected_requests += 1
+                self.get_logger().warning(f"grasp START: {exc}", throttle_duration_sec=5.0)
+                continue
+            if did == "started":
+                ep = self.core.episode
+                self.get_logger().info(f"episode {ep.episode_id if ep else '?'} started (grasp START of "
+                                       f"'{ev.object_name}')")
+            if did:
+                self.publish_status()
+
+    # -- periodic ----------------------------------------------------------------
+
+    def tick(self) -> None:
+        r = self.core.tick(time.monotonic())
+        if r is not None:
+            self._stopped(r.episode_id, r.reason, r.success, r.path)
+
+    def publish_status(self) -> None:
+        s = self.core.status(time.monotonic())
+        msg = EpisodeStatus(state=int(s.state), episode_id=s.episode_id, path=s.path, operator_name=s.operator,
+                            task_label=s.task_label, duration_s=float(s.duration_s), size_bytes=int(s.size_bytes),
+                            messages=int(s.messages), dropped=int(s.dropped), episodes_recorded=s.episodes_recorded,
+                            free_bytes=int(s.free_bytes), last_stop_reason=s.last_stop_reason)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.status_pub.publish(msg)
+
+    def diagnostic_status(self) -> tuple[bytes, str, dict[str, object]]:
+        s = self.core.status(time.monotonic())
+        values: dict[str, object] = {"state": s.state.name, "episode_id": s.episode_id, "duration_s": s.duration_s,
+                                     "size_bytes": s.size_bytes, "messages": s.messages, "dropped": s.dropped,
+                                     "episodes_recorded": s.episodes_recorded, "free_bytes": s.free_bytes,
+                                     "topics": len(self.received), "skipped_topics": len(self.skipped),
+                                     "rejected_requests": self.rejected_requests,
+                                     "last_stop_reason": s.last_stop_reason}
+        if s.state == State.ERROR:
+            return ERROR, f"last episode stopped by {self.core.last_error}", values
+        lim = self.core.limits.min_free_bytes
+        if lim and s.free_bytes and s.free_bytes < 2 * lim:
+            return WARN, f"disk nearly full: {s.free_bytes} bytes free", values
+        if self.skipped:
+            return WARN, f"{len(self.skipped)} topics cannot be recorded", values
+        return OK, s.state.name.lower(), values
+
+    def close(self) -> None:
+        r = self.core.close(time.monotonic())
+        if r is not None:
+            self._stopped(r.episode_id, r.reason, r.success, r.path)
+
+    def summary(self) -> str:
+        c = self.core
+        return (f"{NAME}: {c.episodes_recorded} episodes kept, {c.episodes_discarded} discarded, in {c.root}"
+                + (f"; last stop: {c.last_stop_reason}" if c.last_stop_reason else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_node(EpisodeRecorderNode, NAME, report=lambda n: n.summary(), argv=argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
