@@ -54,11 +54,12 @@ def _call(executor: Any, client: Any, request: Any) -> Any:
 
 def test_two_episodes_through_services(tmp_path: Path) -> None:
     from geometry_msgs.msg import TransformStamped
-    from hoi_msgs.msg import EpisodeStatus, GraspEvent, GraspEventArray
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo
     from std_msgs.msg import String
     from tf2_msgs.msg import TFMessage
+
+    from hoi_msgs.msg import EpisodeStatus, GraspEvent, GraspEventArray
 
     out = tmp_path / "episodes"
     log = tmp_path / "recorder.log"

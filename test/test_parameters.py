@@ -29,6 +29,7 @@ NODES = {
     "sync_monitor": "hoi_perception.nodes.sync_monitor",
     "video_camera": "hoi_perception.nodes.video_camera",
     "zed_capture": "hoi_perception.nodes.zed_capture",
+    "episode_recorder": "hoi_perception.nodes.episode_recorder",
 }
 
 

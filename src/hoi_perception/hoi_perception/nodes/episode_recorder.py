@@ -32,8 +32,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool
@@ -53,64 +51,71 @@ from hoi_perception.bag.episodes import (
 from hoi_perception.nodes.sync_monitor import message_type
 from hoi_perception.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher
 from hoi_perception.ros.node_main import run_node
+from hoi_perception.ros.parameters import Param, declare_parameters
 
 NAME = "episode_recorder"
 _PATTERN_OK = re.compile(r"^/?[A-Za-z0-9_/~{}*?\[\]!]+$")
 
 
-def _int_range(lo: int, hi: int, text: str) -> ParameterDescriptor:
-    return ParameterDescriptor(description=text, integer_range=[IntegerRange(from_value=lo, to_value=hi, step=0)])
-
-
-def _float_range(lo: float, hi: float, text: str) -> ParameterDescriptor:
-    return ParameterDescriptor(description=text,
-                               floating_point_range=[FloatingPointRange(from_value=lo, to_value=hi, step=0.0)])
+PARAMETERS = (
+    Param("output_dir", "", "folder of the episode folders (empty: <venv>/share/hoi_perception/episodes)"),
+    Param("topics", ["/hoi/*", "/tf", "/tf_static"], "topic names or fnmatch patterns to record (not empty)"),
+    Param("snapshot_topics", list(DEFAULT_SNAPSHOT_TOPICS),
+          "topics whose last message(s) are re-written at each episode start (calibration); latched topics too"),
+    Param("robot", "", "robot name written into each episode (a start request may override it)"),
+    Param("default_operator", "", "operator when a start request or trigger names none"),
+    Param("default_task", "", "task label when a start request or trigger names none"),
+    Param("compress", True, "zstd chunks"),
+    Param("chunk_bytes", 1 << 20, "chunk size limit, bytes", 1024, 1 << 30),
+    Param("chunk_interval_s", 1.0, "chunk age limit, seconds (what a crash can lose)", 0.01, 60.0),
+    Param("fsync", True, "fsync after every chunk (off only for throw-away recordings)"),
+    Param("qos_depth", 10, "keep-last depth of the subscriptions (latched topics keep 100)", 1, 1000),
+    Param("discovery_period_s", 0.5, "how often new topics are looked for, seconds", 0.05, 60.0),
+    Param("max_episode_bytes", 0, "stop an episode at this size, bytes (0: no limit)", 0, 1 << 50),
+    Param("max_episode_duration_s", 0.0, "stop an episode after this long, seconds (0: no limit)", 0.0, 86400.0),
+    Param("min_free_bytes", 1 << 30, "refuse to start / stop an episode below this free disk, bytes (0: off)",
+          0, 1 << 50),
+    Param("status_period_s", 1.0, "~/status and /diagnostics period, seconds", 0.05, 60.0),
+    Param("button_topic", "", "std_msgs/Bool teleop button topic (empty: none)"),
+    Param("button_mode", "toggle", "toggle: each press starts/stops; hold: records while pressed",
+          choices=("toggle", "hold")),
+    Param("grasp_trigger", False, "start on grasp START, stop stop_delay_s after the last grasp END"),
+    Param("grasp_topic", "/hoi/grasp_events", "hoi_msgs/GraspEventArray topic of the grasp trigger"),
+    Param("stop_delay_s", 2.0, "delay of the grasp-END stop, seconds (a re-grasp cancels it)", 0.0, 600.0),
+)
 
 
 class EpisodeRecorderNode(Node):
     def __init__(self) -> None:
         super().__init__(NAME)
-        try:
-            p = self.declare_parameter
-            out = str(p("output_dir", "", ParameterDescriptor(description="folder of the episode folders")).value)
-            self.patterns = list(p("topics", ["/hoi/*", "/tf", "/tf_static"]).value)
-            snapshot = list(p("snapshot_topics", list(DEFAULT_SNAPSHOT_TOPICS)).value)
-            robot = str(p("robot", "").value)
-            operator = str(p("default_operator", "").value)
-            task = str(p("default_task", "").value)
-            compress = bool(p("compress", True).value)
-            chunk_bytes = int(p("chunk_bytes", 1 << 20, _int_range(1024, 1 << 30, "chunk size limit")).value)
-            interval = float(p("chunk_interval_s", 1.0, _float_range(0.01, 60.0, "chunk age limit")).value)
-            fsync = bool(p("fsync", True).value)
-            self.qos_depth = int(p("qos_depth", 10, _int_range(1, 1000, "subscription depth")).value)
-            period = float(p("discovery_period_s", 0.5, _float_range(0.05, 60.0, "topic discovery period")).value)
-            max_bytes = int(p("max_episode_bytes", 0, _int_range(0, 1 << 50, "0 = no limit")).value)
-            max_s = float(p("max_episode_duration_s", 0.0, _float_range(0.0, 86400.0, "0 = no limit")).value)
-            min_free = int(p("min_free_bytes", 1 << 30, _int_range(0, 1 << 50, "0 = no check")).value)
-            status_period = float(p("status_period_s", 1.0, _float_range(0.05, 60.0, "status period")).value)
-            self.button_topic = str(p("button_topic", "").value)
-            self.button_mode = str(p("button_mode", "toggle").value)
-            self.grasp_trigger = bool(p("grasp_trigger", False).value)
-            grasp_topic = str(p("grasp_topic", "/hoi/grasp_events").value)
-            stop_delay = float(p("stop_delay_s", 2.0, _float_range(0.0, 600.0, "stop after grasp END")).value)
-        except ParameterException as exc:
-            raise ValueError(f"bad parameter: {exc}") from None
+        v = declare_parameters(self, PARAMETERS)
+        out = str(v["output_dir"])
+        self.patterns = list(v["topics"])
+        snapshot = list(v["snapshot_topics"])
+        self.qos_depth = int(v["qos_depth"])
+        period = float(v["discovery_period_s"])
+        interval = float(v["chunk_interval_s"])
+        self.button_topic = str(v["button_topic"])
+        self.button_mode = str(v["button_mode"])
+        self.grasp_trigger = bool(v["grasp_trigger"])
+        grasp_topic = str(v["grasp_topic"])
         if not self.patterns or not all(isinstance(t, str) and t for t in self.patterns):
             raise ValueError(f"parameter 'topics' must be a non-empty list of topic names or patterns, "
                              f"got {self.patterns!r}")
         bad = [t for t in self.patterns + snapshot if not _PATTERN_OK.match(t)]
         if bad:
             raise ValueError(f"parameters 'topics'/'snapshot_topics': not a topic name or pattern: {bad}")
-        if self.button_mode not in ("toggle", "hold"):
-            raise ValueError(f"parameter 'button_mode' must be 'toggle' or 'hold', got {self.button_mode!r}")
         root = Path(out).expanduser() if out else paths.writable_dir("episodes")
         if root.exists() and not root.is_dir():
             raise ValueError(f"output_dir {root} exists and is not a folder")
         self.core = EpisodeRecorder(
-            root, robot=robot, default_operator=operator, default_task=task,
-            limits=EpisodeLimits(max_bytes, max_s, min_free),
-            writer_options=WriterOptions("zstd" if compress else "", chunk_bytes, interval, fsync),
-            snapshot_topics=snapshot, stop_delay_s=stop_delay)
+            root, robot=str(v["robot"]), default_operator=str(v["default_operator"]),
+            default_task=str(v["default_task"]),
+            limits=EpisodeLimits(int(v["max_episode_bytes"]), float(v["max_episode_duration_s"]),
+                                 int(v["min_free_bytes"])),
+            writer_options=WriterOptions("zstd" if v["compress"] else "", int(v["chunk_bytes"]), interval,
+                                         bool(v["fsync"])),
+            snapshot_topics=snapshot, stop_delay_s=float(v["stop_delay_s"]))
         self.received: dict[str, int] = {}
         self.skipped: dict[str, str] = {}
         self.rejected_requests = 0
@@ -128,7 +133,7 @@ class EpisodeRecorderNode(Node):
             self.create_subscription(GraspEventArray, grasp_topic, self.on_grasp_events, 50)
         self.create_timer(period, self.discover)
         self.create_timer(min(0.25, interval / 4), self.tick)
-        self.create_timer(status_period, self.publish_status)
+        self.create_timer(float(v["status_period_s"]), self.publish_status)
         self.diagnostics = DiagnosticsPublisher(self)
         self.diagnostics.add("episodes", self.diagnostic_status)
         self.discover()
