@@ -203,3 +203,68 @@ def test_bad_parameter_exits_2(tmp_path: Path) -> None:
                          capture_output=True, text=True, env=_env(), timeout=60)
     assert res.returncode == 2
     assert "button_mode" in res.stderr + res.stdout
+
+
+def test_button_start_and_duration_limit_stop(tmp_path: Path) -> None:
+    """A teleop button starts an episode, max_episode_duration_s stops it with one WARN line;
+    ~/status and /diagnostics say so."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from std_msgs.msg import Bool, String
+
+    from hoi_msgs.msg import EpisodeStatus
+
+    out = tmp_path / "episodes"
+    log = tmp_path / "recorder.log"
+    with log.open("w") as logf:
+        proc = subprocess.Popen(
+            [PY, "-m", "hoi_perception.nodes.episode_recorder", "--ros-args", "-p", f"output_dir:={out}",
+             "-p", "topics:=[/ep_btn/*]", "-p", "min_free_bytes:=0", "-p", "max_episode_duration_s:=1.0",
+             "-p", "button_topic:=/ep_button", "-p", "discovery_period_s:=0.2", "-p", "default_task:=button task"],
+            stdout=logf, stderr=subprocess.STDOUT, env=_env())
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    statuses: list[Any] = []
+    diags: list[Any] = []
+    try:
+        node = rclpy.create_node("episode_button_test", context=context)
+        chatter = node.create_publisher(String, "/ep_btn/chatter", 10)
+        button = node.create_publisher(Bool, "/ep_button", 10)
+        node.create_timer(0.05, lambda: chatter.publish(String(data="x")))
+        node.create_subscription(EpisodeStatus, f"{NODE}/status", statuses.append,
+                                 QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
+        executor = rclpy.executors.SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        _spin_until(executor, lambda: button.get_subscription_count() > 0 and chatter.get_subscription_count() > 0,
+                    60.0, "the recorder's subscriptions")
+        button.publish(Bool(data=True))
+        _spin_until(executor, lambda: statuses and statuses[-1].state == EpisodeStatus.RECORDING, 10.0,
+                    "the button to start an episode")
+        button.publish(Bool(data=False))  # release: toggle mode keeps recording
+        _spin_until(executor, lambda: statuses[-1].state == EpisodeStatus.IDLE, 10.0, "the duration limit")
+        last = statuses[-1]
+        assert last.last_stop_reason.startswith("max_duration") and last.episodes_recorded == 1
+        assert last.task_label == "button task" and 1.0 <= last.duration_s < 3.0 and last.messages > 0
+        _spin_until(executor, lambda: any(s.name == "episode_recorder: episodes" and
+                                          dict((kv.key, kv.value) for kv in s.values).get("episodes_recorded") == "1"
+                                          for d in diags for s in d.status), 10.0, "/diagnostics")
+        executor.remove_node(node)
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+        proc.send_signal(signal.SIGINT)
+        try:
+            rc = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+    text = log.read_text()
+    assert rc == 0, text
+    limit_lines = [ln for ln in text.splitlines() if "max_duration" in ln and ln.startswith("[")]  # not the summary
+    assert len(limit_lines) == 1 and "[WARN]" in limit_lines[0], text
+    (episode,) = out.iterdir()
+    man = json.loads((episode / "episode.json").read_text())
+    assert man["stop_reason"].startswith("max_duration") and man["success"] is None
+    with BagReader(episode) as r:
+        assert r.message_count == man["bag"]["message_count"] > 0

@@ -181,3 +181,38 @@ def test_write_error_stops_episode(tmp_path: Path) -> None:
     assert man["dropped"] == 1 and man["write_error"].startswith("ENOSPC")
     rec.start(EpisodeInfo("", "", ""), 3, 1.0)  # the operator may try again
     assert rec.state == State.RECORDING
+
+
+def test_button_toggle_and_hold(tmp_path: Path) -> None:
+    rec = _recorder(tmp_path)
+    started = rec.on_button(True, "toggle", 1, 0.0)
+    assert rec.state == State.RECORDING and started is not None
+    assert rec.on_button(True, "toggle", 2, 0.1) is None  # still held: no edge
+    assert rec.on_button(False, "toggle", 3, 0.2) is None
+    res = rec.on_button(True, "toggle", 4, 0.3)
+    assert rec.state == State.IDLE and res is not None and res.reason == "button" and res.success is None
+    rec.on_button(False, "hold", 5, 0.4)
+    rec.on_button(True, "hold", 6, 0.5)
+    assert rec.state == State.RECORDING
+    rec.on_button(True, "hold", 7, 0.6)
+    assert rec.state == State.RECORDING
+    rec.on_button(False, "hold", 8, 0.7)
+    assert rec.state == State.IDLE and rec.episodes_recorded == 2
+    with pytest.raises(ValueError, match="toggle"):
+        rec.on_button(True, "sometimes", 9, 0.8)
+
+
+def test_episode_cut_off_by_a_crash_still_says_what_it_is(tmp_path: Path) -> None:
+    rec = _recorder(tmp_path)
+    rec.on_message("/tf_static", 1, _cdr(TF), 0.0)
+    ep = rec.start(EpisodeInfo("carol", "wipe table", ""), 10, 0.0)
+    for i in range(3):
+        rec.on_message("/a", 11 + i, _cdr(STRING, data=str(i)), 0.1)
+    ep.writer.flush()  # what the chunk timer does; then the process dies (no stop, no close)
+    assert not (ep.path / MANIFEST_NAME).exists()
+    meta = yaml.safe_load((ep.path / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    cd = meta["custom_data"]
+    assert cd["hoi_recorder_state"] == "recording" and cd["episode_success"] == "unknown"
+    assert cd["episode_operator"] == "carol" and cd["episode_task_label"] == "wipe table"
+    with BagReader(ep.path) as r:
+        assert [m.topic for m in r.messages()] == ["/tf_static", "/a", "/a", "/a"]

@@ -222,6 +222,7 @@ class EpisodeRecorder:
         self._latched: set[str] = set()
         self._snapshots: dict[str, list[tuple[int, bytes]]] = {}
         self._open_grasps: set[tuple[int, int, int]] = set()
+        self._button_pressed = False
         self.free_bytes_now = 0
         self.typestore = default_typestore()
 
@@ -355,6 +356,23 @@ class EpisodeRecorder:
         return target
 
     # -- triggers ----------------------------------------------------------------
+
+    def on_button(self, pressed: bool, mode: str, log_time_ns: int, mono: float) -> Episode | EpisodeResult | None:
+        """A teleop button sample. ``toggle``: each press (rising edge) starts or stops;
+        ``hold``: pressed records, released stops. Returns the started episode, the
+        stopped episode's result, or None. Stops by button leave success unknown."""
+        if mode not in ("toggle", "hold"):
+            raise ValueError(f"button mode must be 'toggle' or 'hold', got {mode!r}")
+        rising = pressed and not self._button_pressed
+        self._button_pressed = pressed
+        recording = self.state in (State.RECORDING, State.STOPPING)
+        want_start = (rising if mode == "toggle" else pressed) and not recording
+        want_stop = recording and (rising if mode == "toggle" else not pressed)
+        if want_start:
+            return self.start(EpisodeInfo("", "", ""), log_time_ns, mono)
+        if want_stop:
+            return self.stop(mono, success=None, reason="button")
+        return None
 
     def on_grasp_event(self, start: bool, key: tuple[int, int, int], log_time_ns: int, mono: float) -> str:
         """A grasp START/END (key: human, object, hand). Returns what it did ("" for nothing).

@@ -45,6 +45,7 @@ from hoi_perception.bag.episodes import (
     EpisodeInfo,
     EpisodeLimits,
     EpisodeRecorder,
+    EpisodeResult,
     State,
     WriterOptions,
 )
@@ -120,7 +121,6 @@ class EpisodeRecorderNode(Node):
         self.skipped: dict[str, str] = {}
         self.rejected_requests = 0
         self._last_seq: dict[tuple[str, Any], int] = {}
-        self._button_state = False
         self.status_pub = self.create_publisher(
             EpisodeStatus, "~/status",
             QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
@@ -249,21 +249,19 @@ class EpisodeRecorderNode(Node):
         return res
 
     def on_button(self, msg: Bool) -> None:
-        pressed = bool(msg.data)
-        rising = pressed and not self._button_state
-        self._button_state = pressed
-        recording = self.core.state in (State.RECORDING, State.STOPPING)
         try:
-            if (self.button_mode == "toggle" and rising and not recording) or \
-                    (self.button_mode == "hold" and pressed and not recording):
-                self._start(EpisodeInfo("", "", ""), "button")
-            elif (self.button_mode == "toggle" and rising and recording) or \
-                    (self.button_mode == "hold" and not pressed and recording):
-                r = self.core.stop(time.monotonic(), success=None, reason="button")
-                self._stopped(r.episode_id, r.reason, r.success, r.path)
+            r = self.core.on_button(bool(msg.data), self.button_mode, self.get_clock().now().nanoseconds,
+                                    time.monotonic())
         except EpisodeError as exc:
             self.rejected_requests += 1
-            self.get_logger().warning(f"button: {exc}")
+            self.get_logger().warning(f"button: {exc}", throttle_duration_sec=2.0)
+            return
+        if isinstance(r, EpisodeResult):
+            self._stopped(r.episode_id, r.reason, r.success, r.path)
+        elif r is not None:
+            self.get_logger().info(f"episode {r.episode_id} started (button; operator '{r.info.operator}', "
+                                   f"task '{r.info.task_label}') in {r.path}")
+            self.publish_status()
 
     def on_grasp_events(self, msg: GraspEventArray) -> None:
         for ev in msg.events:
