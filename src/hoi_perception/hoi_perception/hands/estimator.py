@@ -198,7 +198,7 @@ class HandEstimator:
                  min_palm_score: float = 0.5, use_palm_detector: bool = True, max_hands: int = 8) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        folder = paths.models_dir("hands", explicit=model_dir)
+        folder = paths.model_folder("hands", model_dir)
         self.palm = Interpreter(model_path=str(folder / PALM_FILE), num_threads=num_threads)
         self.palm.allocate_tensors()
         self.lm = Interpreter(model_path=str(folder / LANDMARK_FILE), num_threads=num_threads)
