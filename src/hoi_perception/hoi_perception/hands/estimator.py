@@ -50,7 +50,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hoi_perception import paths
-from hoi_perception.bodypose.blazepose import Roi, letterbox
+from hoi_perception.bodypose.blazepose_detector import Roi, letterbox
 from hoi_perception.bodypose.depth import place_root_relative, sample_depth
 from hoi_perception.bodypose.types import iou_matrix
 from hoi_perception.hands.fetch_models import LANDMARK_FILE, PALM_FILE
