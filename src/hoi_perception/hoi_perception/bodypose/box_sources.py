@@ -160,7 +160,9 @@ def blazepose_model_dir(explicit: str | Path | None = None) -> Path:
     else blazepose.default_model_dir() ($HOI_BLAZEPOSE_DIR, then ``blazepose``
     under the folders hoi_perception.paths searches)."""
     if explicit:
-        return Path(explicit).expanduser()
+        from hoi_perception import paths
+
+        return paths.find("models", "", explicit=explicit)  # a wrong folder is an error naming it
     from hoi_perception.bodypose.blazepose import default_model_dir
 
     return default_model_dir()

@@ -52,6 +52,7 @@ from hoi_msgs.msg import (
     Point2D,
     TrackedObject3DArray,
 )
+from hoi_perception.geometry.tf_buffer import TfBuffer, add_transform, lookup_or_none
 from hoi_perception.imaging.encodings import ImageConversionError, numpy_to_image
 from hoi_perception.imaging.rgbd import RgbdIngest
 from hoi_perception.ros.conversions import pose_from_matrix, vector3
@@ -59,7 +60,7 @@ from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
-from hoi_perception.ros.tf import StaticTransforms, TransformBroadcaster, transform_stamped
+from hoi_perception.ros.tf import TransformBroadcaster, transform_stamped
 from hoi_perception.ros.time import ns_from_stamp
 from hoi_perception.sync.approximate import SyncedSet
 
@@ -75,9 +76,9 @@ RANGES: dict[str, tuple[float, float]] = {
 SIDE_NAMES = ("left_hand", "right_hand")
 
 
-def lookup_world_from_camera(tf: StaticTransforms, world: str, camera: str) -> np.ndarray | None:
+def lookup_world_from_camera(tf: TfBuffer, world: str, camera: str) -> np.ndarray | None:
     """The one TF lookup of this node (a time-aware buffer can replace it here)."""
-    return tf.lookup(world, camera) if world else None
+    return lookup_or_none(tf, world, camera) if world else None
 
 
 def hand_frame(kp: np.ndarray) -> np.ndarray | None:
@@ -140,7 +141,7 @@ class ObjectsHandsNode(Node):
         if self.people_source not in PEOPLE_SOURCES:
             raise ValueError(f"parameter 'people_source' must be one of {PEOPLE_SOURCES}, got {self.people_source!r}")
         self.pipeline, self.bodypose = self._make_pipeline()
-        self.static_tf = StaticTransforms()
+        self.static_tf = TfBuffer()
         self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
         self._humans: deque[Any] = deque(maxlen=60)
         # frames waiting for their humans: (wall-clock arrival s, set), oldest first
@@ -235,7 +236,7 @@ class ObjectsHandsNode(Node):
     def on_tf_static(self, msg: TFMessage) -> None:
         for t in msg.transforms:
             try:
-                self.static_tf.add(t)
+                add_transform(self.static_tf, t, static=True)
             except ValueError as e:
                 self.counts["bad_input"] += 1
                 self.get_logger().warning(f"/tf_static: {e}")

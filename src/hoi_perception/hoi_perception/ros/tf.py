@@ -26,7 +26,7 @@ from rclpy.qos import QoSProfile
 from tf2_msgs.msg import TFMessage
 
 from hoi_perception.geometry.rotations import matrix_to_quat
-from hoi_perception.geometry.tf_buffer import InvalidTransform, TfBuffer, TfError
+from hoi_perception.geometry.tf_buffer import InvalidTransform, TfBuffer
 from hoi_perception.ros.qos import TF_QOS, TF_STATIC_LISTENER_QOS, TF_STATIC_QOS
 from hoi_perception.ros.time import ns_from_stamp, stamp_from_ns
 
@@ -108,30 +108,6 @@ def add_transform_msg(buffer: TfBuffer, t: TransformStamped, static: bool) -> bo
     tr, q = t.transform.translation, t.transform.rotation
     return buffer.set_transform(t.header.frame_id, t.child_frame_id, ns_from_stamp(t.header.stamp),
                                 [tr.x, tr.y, tr.z], [q.x, q.y, q.z, q.w], static=static)
-
-
-class StaticTransforms:
-    """/tf_static contents for nodes that take only static transforms from
-    their own /tf_static subscription (objects_hands, contacts, coconet, the
-    evaluation's object scoring): a static-only :class:`TfBuffer` with tf2's
-    lookup semantics. ``add`` raises ValueError (InvalidTransform) for a
-    transform tf2 refuses; ``lookup`` gives None where no chain connects."""
-
-    def __init__(self) -> None:
-        self.buffer = TfBuffer()
-
-    def add(self, t: TransformStamped) -> None:
-        add_transform_msg(self.buffer, t, static=True)
-
-    def __len__(self) -> int:
-        return len(self.buffer)
-
-    def lookup(self, target: str, source: str) -> np.ndarray | None:
-        """target_from_source (4x4), or None when the frames are not connected."""
-        try:
-            return self.buffer.lookup(target, source)
-        except TfError:
-            return None
 
 
 class TfListener:
