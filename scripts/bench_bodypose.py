@@ -14,11 +14,13 @@ BlazePose frames per second on 640x480 video. Prints a table and JSON.
   detector + landmarks every frame, and landmarks following the previous
   frame (detector every 10th frame).
 * Default multi-person path (make_pose_pipeline with the node's defaults:
-  backend blazepose, box_source default = hog+blazepose, cv2 HOG at upscale
-  1.25) on vtest.avi at 640x480 and its native 768x576, side by side with the
-  earlier default (box_source blazepose: the face-based detector alone) and
-  HOG at upscale 1.0, frame by frame in turn so machine load hits all alike:
-  frames per second, person boxes and poses per frame.
+  backend blazepose, box_source default = ssd+blazepose) on vtest.avi at
+  640x480 and its native 768x576, side by side with the earlier defaults
+  (hog+blazepose, cv2 HOG at upscale 1.25; before that blazepose: the
+  face-based detector alone) and the people detectors alone as box sources
+  (ssd, hog: BodyPose3DNet's default before and after), frame by frame in turn
+  so machine load hits all alike: frames per second, person boxes and poses
+  per frame.
 * HOG alone (cv2.HOGDescriptor, HogPersonDetector defaults) on vtest.avi at
   768x576 and 640x480: ms and boxes per frame.
 
@@ -121,8 +123,10 @@ def _frames_vtest(n: int, size: tuple[int, int] | None = (640, 480)) -> list[np.
 
 
 DEFAULT_PATH_VARIANTS = {
-    "default": {},  # box_source default: hog+blazepose, HOG upscale 1.25
-    "hog_upscale_1.0+blazepose": {"hog": {"upscale": 1.0}},
+    "default": {},  # box_source default: ssd+blazepose (issue 12 item 1)
+    "hog+blazepose": {"box_source": "hog+blazepose"},  # the default from issue 9 to issue 12
+    "ssd": {"box_source": "ssd"},  # BodyPose3DNet's default boxes
+    "hog": {"box_source": "hog"},  # BodyPose3DNet's default boxes before
     "blazepose_detector_only": {"box_source": "blazepose"},  # the default before issue 9
 }
 

@@ -53,8 +53,12 @@ def test_default_lift_is_deepstreams_pose25d():
 
 
 def test_node_exposes_the_lift_parameter():
-    text = (Path(__file__).resolve().parent.parent / "src/hoi_perception/hoi_perception/nodes/body_pose.py").read_text()
-    assert 'p("bodypose3dnet_lift", "pose25d")' in text and 'get_parameter("bodypose3dnet_lift")' in text
+    from hoi_perception.bodypose.box_sources import PosePipelineConfig
+    from hoi_perception.nodes.body_pose import PARAMETERS
+
+    lift = {p.name: p for p in PARAMETERS}["bodypose3dnet_lift"]
+    assert lift.default == "pose25d" and set(lift.choices) == {"pose25d", "network"}
+    assert PosePipelineConfig().bodypose3dnet_lift == "pose25d"
 
 
 def test_standin_pose3d_does_not_depend_on_k_inv():

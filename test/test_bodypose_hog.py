@@ -67,7 +67,8 @@ def test_nms_keeps_best_of_clusters() -> None:
 
 
 def test_box_source_factory() -> None:
-    assert set(BOX_SOURCES) == {"blazepose", "hog", "hog+blazepose", "external", "projected_tracks"}
+    assert set(BOX_SOURCES) == {"blazepose", "ssd", "ssd+blazepose", "hog", "hog+blazepose", "external",
+                                "projected_tracks"}
     assert isinstance(make_box_source("external", min_score=0.2), ExternalBoxSource)
     assert isinstance(make_box_source("projected_tracks"), ProjectedTrackBoxSource)
     hog = make_box_source("hog", hog={"scale": 1.1, "win_stride": 16, "hit_threshold": 0.2})
@@ -84,7 +85,8 @@ def test_box_source_factory() -> None:
 
 
 def test_every_backend_defaults_to_a_people_detector() -> None:
-    assert DEFAULT_BOX_SOURCE == {"blazepose": "hog+blazepose", "bodypose3dnet": "hog"}
+    # SSD since issue 12 item 1 (test_bodypose_ssd.py); HOG by name
+    assert DEFAULT_BOX_SOURCE == {"blazepose": "ssd+blazepose", "bodypose3dnet": "ssd"}
 
 
 def test_empty_streak_reports_once_per_streak() -> None:
@@ -97,7 +99,8 @@ def test_empty_streak_reports_once_per_streak() -> None:
 
 @needs_models
 def test_pipeline_builds_the_detector_once_from_the_configured_folder(tmp_path: Path) -> None:
-    p = make_pose_pipeline(PosePipelineConfig(backend="blazepose", box_source="default", blazepose_model_dir=str(MODELS)))
+    p = make_pose_pipeline(PosePipelineConfig(backend="blazepose", box_source="hog+blazepose",
+                                              blazepose_model_dir=str(MODELS)))
     assert p.box_source_name == "hog+blazepose" and isinstance(p.box_source, UnionBoxSource)
     blaze, hog = p.box_source.sources
     assert blaze is p.estimator.detector and isinstance(blaze, BlazePoseDetector)  # one interpreter, shared
@@ -119,10 +122,11 @@ def test_pipeline_builds_the_detector_once_from_the_configured_folder(tmp_path: 
 
 
 @needs_vtest
-def test_bodypose3dnet_default_boxes_find_people_on_vtest() -> None:
+def test_bodypose3dnet_hog_boxes_find_people_on_vtest() -> None:
     from hoi_perception.bodypose.standin import StandInBodyPose3DNetEngine
 
-    p = make_pose_pipeline(PosePipelineConfig(backend="bodypose3dnet"), engine=StandInBodyPose3DNetEngine(K_VTEST))
+    p = make_pose_pipeline(PosePipelineConfig(backend="bodypose3dnet", box_source="hog"),
+                           engine=StandInBodyPose3DNetEngine(K_VTEST))
     assert p.box_source_name == "hog" and p.estimator.box_source is p.box_source and p.model_dir is None
     frames = _vtest([0, 30, 60])
     counts = [len(p.box_source.boxes(f, K_VTEST)) for f in frames.values()]

@@ -142,7 +142,7 @@ def test_graph_launch_is_ros2_yaml_and_parses_with_hoi_launch() -> None:
         else:
             assert set(body) <= NODE_KEYS, set(body) - NODE_KEYS
             assert not ("if" in body and "unless" in body), "ros2 launch allows one condition per action"
-    assert {n.name for n in parse_launch_file(GRAPH, {})} == {"body_pose", "sparse4d_node"}
+    assert {n.name for n in parse_launch_file(GRAPH, {})} == {"body_pose", "objects_hands", "contacts", "sparse4d_node"}
     everything = {"play_bag": "true", "zed_live": "true", "sync_monitor": "true", "sparse4d_groups": "true",
                   "evaluate_tracks": "true", "record": "true"}
     nodes = parse_launch_file(GRAPH, everything)
@@ -154,11 +154,16 @@ def test_graph_launch_is_ros2_yaml_and_parses_with_hoi_launch() -> None:
         for f in n.param_files:  # a parameter file per part, in ROS 2 parameter-file form
             params = yaml.safe_load(Path(f).read_text())
             assert any("ros__parameters" in v for v in params.values()), f
-    off = {k: "false" for k in ("body_pose", "sparse4d")}
+    off = {k: "false" for k in ("body_pose", "objects_hands", "contacts", "sparse4d")}
     assert parse_launch_file(GRAPH, off) == []
-    text = GRAPH.read_text()
-    for marker in ("PLUG-IN POINT A", "PLUG-IN POINT B", "PLUG-IN POINT C"):
-        assert marker in text
+    # objects_hands and contacts publish on the topics contacts and the evaluation read
+    by_name = {n.name: n for n in parse_launch_file(GRAPH, {})}
+    assert ("~/objects", "/hoi/objects") in by_name["objects_hands"].remaps
+    assert ("~/hands", "/hoi/hands") in by_name["objects_hands"].remaps
+    assert dict(by_name["objects_hands"].params)["people_source"] == "topic"
+    contacts_cfg = yaml.safe_load((Path(by_name["contacts"].param_files[0])).read_text())["contacts"]["ros__parameters"]
+    assert (contacts_cfg["hands_topic"], contacts_cfg["objects_topic"]) == ("/hoi/hands", "/hoi/objects")
+    assert "PLUG-IN POINT C" in GRAPH.read_text()
 
 
 # ---------------------------------------------------------------- configuration and CLI

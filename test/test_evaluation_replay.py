@@ -1,10 +1,11 @@
 """Replay evaluation (hoi-eval-bag): a short generated bag through the real graph
-(body_pose with BlazePose, sparse4d_node stand-in) over Fast DDS, paced so every
-frame is processed; then every metric family checked against values computed
-here independently (own frame pairing, own transforms, own formulas), and the
-report files. Objects and contacts have no node yet: their families are checked
-on recordings written here (the ground truth perturbed by known amounts), through
-the same EvalContext/evaluate path a replay's recording goes through."""
+(body_pose with BlazePose, objects_hands, contacts, sparse4d_node stand-in) over
+Fast DDS, paced so every frame is processed; then every metric family checked
+against values computed here independently (own frame pairing, own transforms,
+own formulas), and the report files. The objects and contacts families are
+checked on recordings written here (the ground truth perturbed by known
+amounts), through the same EvalContext/evaluate path a replay's recording goes
+through; the replay checks that their nodes answer every frame and are scored."""
 
 from __future__ import annotations
 
@@ -74,9 +75,11 @@ def evaluated(small_bag: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 
     doc = yaml.safe_load(default_config_path().read_text())
     doc["name"] = "body_pose_only"
-    doc["launch_args"]["sparse4d"] = "false"
-    doc["outputs"].pop("/hoi/tracks")
-    doc["pace"] = [p for p in doc["pace"] if p["output"] != "/hoi/tracks"]
+    only = {"/hoi/humans"}
+    for part in ("sparse4d", "objects_hands", "contacts"):
+        doc["launch_args"][part] = "false"
+    doc["outputs"] = {t: ty for t, ty in doc["outputs"].items() if t in only}
+    doc["pace"] = [p for p in doc["pace"] if p["output"] in only]
     cfg2 = tmp / "body_pose_only.yaml"
     cfg2.write_text(yaml.safe_dump(doc))
     out = tmp / "eval"
@@ -86,6 +89,19 @@ def evaluated(small_bag: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return {"out": out, "stdout": proc.stdout, "report": json.loads((out / "report.json").read_text()),
             "bag": small_bag}
+
+
+def test_objects_and_contacts_nodes_answer_every_frame_and_are_scored(evaluated: dict[str, Any]) -> None:
+    run = evaluated["report"]["runs"][0]
+    lat = run["metrics"]["latency"]
+    for topic in ("/hoi/objects", "/hoi/hoi_states"):
+        row = lat["outputs"][topic]
+        assert row["answered"] == row["frames"] > 0, row
+    objs = run["metrics"]["object_pose"]["topics"]["/hoi/objects"]
+    assert objs["pred_messages"] > 0 and objs["gt_objects"] > 0
+    assert "/hoi/hoi_states" in run["metrics"]["contacts"]["topics"]
+    assert "/hoi/contacts" in run["metrics"]["contacts"]["topics"]
+    assert "object_pose" not in evaluated["report"]["runs"][1]["metrics"]  # switched off in the second run
 
 
 def test_replay_processes_every_frame(evaluated: dict[str, Any]) -> None:

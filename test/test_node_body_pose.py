@@ -111,7 +111,7 @@ def test_body_pose_node_publishes_stamped_poses_tf_and_markers(tmp_path: Path) -
     poses, tfs, markers, sent = _run_node(["-p", f"report_path:={report_path}"])
     # the node's JSON report (written at shutdown): the default box source, people found
     report = json.loads(report_path.read_text())
-    assert report["box_source"] == "hog+blazepose" and report["source"].startswith("blazepose")
+    assert report["box_source"] == "ssd+blazepose" and report["source"].startswith("blazepose")
     assert report["frames"] >= 1 and report["people"] >= 1 and report["bad_input"] == 0
     if True:  # keeps the original assertions' indentation
         arr = [p for p in poses if p.humans][0]

@@ -127,3 +127,14 @@ def test_launch_files_parse_and_document_their_arguments(path: Path) -> None:
                     parse_launch_file(path, {body["name"]: "__not_a_choice__"})
     for n in nodes:
         assert n.executable, n
+
+
+@pytest.mark.parametrize("name", ["body_pose_video.launch.yaml", "body_pose_bag.launch.yaml"])
+def test_box_source_choices_in_launch_files_match_the_node(name: str) -> None:
+    from hoi_perception.bodypose.box_sources import BOX_SOURCES
+
+    args = {e["arg"]["name"]: e["arg"] for e in yaml.safe_load((LAUNCH / name).read_text())["launch"] if "arg" in e}
+    assert [c["value"] for c in args["box_source"]["choice"]] == ["default", *BOX_SOURCES]
+    for choice in ("ssd", "ssd+blazepose", "hog"):  # every source by name reaches the node's parameter
+        (node,) = [n for n in parse_launch_file(LAUNCH / name, {"box_source": choice}) if n.name == "body_pose"]
+        assert dict(node.params)["box_source"] == choice, node.params

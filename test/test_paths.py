@@ -68,9 +68,10 @@ def test_ament_prefixes_in_order_then_the_venv(clean_env: Path, monkeypatch: pyt
 
 
 def test_user_cache_is_the_last_resort(clean_env: Path) -> None:
-    cache = clean_env / "cache" / "hoi_perception" / "models" / "objects"
+    # a family no install prefix holds (the venv's share has the real model families)
+    cache = clean_env / "cache" / "hoi_perception" / "models" / "only_in_cache"
     cache.mkdir(parents=True)
-    assert paths.models_dir("objects") == cache
+    assert paths.models_dir("only_in_cache") == cache
     assert paths.candidates("models")[-1].origin == "user cache"
     assert paths.engine_cache_dir() == clean_env / "cache" / "hoi_perception" / "engines"
     assert paths.data_dir() == clean_env / "cache" / "hoi_perception" / "data"

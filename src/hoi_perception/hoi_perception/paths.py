@@ -149,6 +149,18 @@ def models_dir(subdir: str = "", *, explicit: str | os.PathLike[str] | None = No
     return find("models", subdir, explicit=explicit, env=env)
 
 
+def model_folder(subdir: str, explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The folder holding one model family's files: ``explicit`` as given (a
+    node's ``*_model_dir`` parameter names the folder with the files, final),
+    else :func:`models_dir` ``(subdir)``."""
+    if explicit:
+        p = Path(explicit).expanduser()
+        if not p.is_dir():
+            raise ResourceNotFound(_explain(f"models '{subdir}'", [Candidate(p, "parameter")], "fix the parameter"))
+        return p
+    return models_dir(subdir)
+
+
 def writable_dir(kind: str, explicit: str | os.PathLike[str] | None = None) -> Path:
     """Where to write ``kind`` (fetched models, generated data, built engines).
 

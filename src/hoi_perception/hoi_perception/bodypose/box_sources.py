@@ -9,9 +9,15 @@ estimator together with its box source (``make_pose_pipeline``).
   BlazePoseDetector to share) or ``model_dir``, ``num_threads``, ``min_score``.
 * ``"hog"``: HogPersonDetector (OpenCV's HOG people SVM, upright pedestrians
   >= ~96 px at ``upscale`` 1). kw: ``hog`` (dict for its constructor).
-* ``"hog+blazepose"``: the union of both, duplicates removed by NMS; on
-  overlap the BlazePose box wins (it carries the keypoints for a rotated
-  ROI). kw: both of the above, ``nms_iou``.
+* ``"ssd"``: the object detector's person boxes (objects/person_boxes.py
+  DetectorPersonBoxSource over SSD MobileNetV2 OIDv4, objects/detector.py).
+  kw: ``ssd`` (a ready source to share, or a dict of DetectorPersonBoxSource
+  keywords), ``objects_model_dir`` (empty: paths.models_dir("objects")),
+  ``num_threads``.
+* ``"hog+blazepose"`` / ``"ssd+blazepose"``: the union of a people detector
+  and the BlazePose detector, duplicates removed by NMS; on overlap the
+  BlazePose box wins (it carries the keypoints for a rotated ROI). kw: those
+  of both, ``nms_iou``.
 * ``"external"``: ExternalBoxSource, fed with ``set_detections`` per frame.
 * ``"projected_tracks"``: ProjectedTrackBoxSource, fed with ``set_tracks``.
 * ``"default"``: the backend's default (``DEFAULT_BOX_SOURCE``).
@@ -22,8 +28,11 @@ Defaults: BodyPose3DNet has no detector of its own (DeepStream runs PeopleNet
 in front of it: NVIDIA deepstream_tao_apps apps/tao_others/
 deepstream-pose-classification), and the BlazePose detector is face-based and
 finds nobody on pedestrian footage (0 of ~6 people per frame on vtest.avi), so
-both backends default to OpenCV's HOG people detector, BlazePose with its own
-detector beside it for people close enough to show a face.
+both backends default to the SSD object detector's person boxes, BlazePose
+with its own detector beside it for people close enough to show a face. SSD
+replaced OpenCV's HOG people detector as the default (issue 12 item 1): on
+vtest.avi it finds more people in a fraction of the time (docs/nodes.md has
+the side-by-side table); HOG stays an option.
 """
 
 from __future__ import annotations
@@ -38,9 +47,9 @@ from numpy.typing import NDArray
 from hoi_perception.bodypose.boxes import ExternalBoxSource, ProjectedTrackBoxSource
 from hoi_perception.bodypose.types import BoxSource, PersonBox, iou_matrix
 
-BOX_SOURCES = ("blazepose", "hog", "hog+blazepose", "external", "projected_tracks")
+BOX_SOURCES = ("blazepose", "ssd", "ssd+blazepose", "hog", "hog+blazepose", "external", "projected_tracks")
 # box_source "default" per backend (see the module docstring for why)
-DEFAULT_BOX_SOURCE = {"blazepose": "hog+blazepose", "bodypose3dnet": "hog"}
+DEFAULT_BOX_SOURCE = {"blazepose": "ssd+blazepose", "bodypose3dnet": "ssd"}
 BACKENDS = tuple(DEFAULT_BOX_SOURCE)
 
 
@@ -90,10 +99,21 @@ def make_box_source(name: str, **kw: Any) -> BoxSource:
         from hoi_perception.bodypose.hog_detector import HogPersonDetector
 
         return HogPersonDetector(**dict(kw.get("hog") or {}))
-    if key in ("hog+blazepose", "blazepose+hog"):
-        blaze = make_box_source("blazepose", **{k: v for k, v in kw.items() if k != "hog"})
-        hog = make_box_source("hog", hog=kw.get("hog"))
-        return UnionBoxSource([blaze, hog], nms_iou=float(kw.get("nms_iou", 0.4)), name="hog+blazepose")
+    if key == "ssd":
+        ssd = kw.get("ssd")
+        if ssd is not None and not isinstance(ssd, dict):
+            return ssd  # a ready source, shared
+        from hoi_perception.objects.person_boxes import DetectorPersonBoxSource
+
+        ssd_kw = dict(ssd or {})
+        ssd_kw.setdefault("model_dir", objects_model_dir(kw.get("objects_model_dir")))
+        ssd_kw.setdefault("num_threads", int(kw.get("num_threads", 2)))
+        return DetectorPersonBoxSource("ssd_oidv4", **ssd_kw)
+    if key in ("hog+blazepose", "blazepose+hog", "ssd+blazepose", "blazepose+ssd"):
+        people = "hog" if "hog" in key else "ssd"
+        blaze = make_box_source("blazepose", **{k: v for k, v in kw.items() if k not in ("hog", "ssd")})
+        other = make_box_source(people, **{k: v for k, v in kw.items() if k != "detector"})
+        return UnionBoxSource([blaze, other], nms_iou=float(kw.get("nms_iou", 0.4)), name=f"{people}+blazepose")
     if key == "external":
         return ExternalBoxSource(**({"min_score": kw["min_score"]} if "min_score" in kw else {}))
     if key == "projected_tracks":
@@ -116,6 +136,8 @@ class PosePipelineConfig:
     use_depth: bool = True
     num_threads: int = 2
     hog: dict[str, Any] = field(default_factory=dict)  # HogPersonDetector keywords
+    objects_model_dir: str = ""  # SSD box source; empty: paths.models_dir("objects")
+    ssd: dict[str, Any] = field(default_factory=dict)  # DetectorPersonBoxSource keywords (min_score, min_height_px)
 
 
 @dataclass
@@ -138,10 +160,26 @@ def blazepose_model_dir(explicit: str | Path | None = None) -> Path:
     else blazepose.default_model_dir() ($HOI_BLAZEPOSE_DIR, then ``blazepose``
     under the folders hoi_perception.paths searches)."""
     if explicit:
-        return Path(explicit).expanduser()
+        from hoi_perception import paths
+
+        return paths.find("models", "", explicit=explicit)  # a wrong folder is an error naming it
     from hoi_perception.bodypose.blazepose import default_model_dir
 
     return default_model_dir()
+
+
+def objects_model_dir(explicit: str | Path | None = None) -> Path:
+    """The object detector's model folder (SSD box source): ``explicit``, else
+    ``objects`` under the folders hoi_perception.paths searches; a missing
+    model file is an error naming the folder and the fetch command."""
+    from hoi_perception import paths
+    from hoi_perception.objects.fetch_models import SSD_FILE
+
+    folder = paths.model_folder("objects", explicit)
+    if not (folder / SSD_FILE).is_file():
+        raise paths.ResourceNotFound(f"box source 'ssd' needs {SSD_FILE} in {folder}: run `hoi-fetch-models` "
+                                     f"(or `make setup`), or point the objects_model_dir parameter at it")
+    return folder
 
 
 def make_pose_pipeline(cfg: PosePipelineConfig, engine: Any = None) -> PosePipeline:
@@ -162,10 +200,12 @@ def make_pose_pipeline(cfg: PosePipelineConfig, engine: Any = None) -> PosePipel
         model_dir = blazepose_model_dir(cfg.blazepose_model_dir)
         if not (model_dir / DETECTOR_FILE).is_file():
             from hoi_perception.bodypose.blazepose import missing_models_message
+            from hoi_perception.paths import ResourceNotFound
 
-            raise FileNotFoundError(missing_models_message(model_dir, model_dir / DETECTOR_FILE))
+            raise ResourceNotFound(missing_models_message(model_dir, model_dir / DETECTOR_FILE))
         detector = BlazePoseDetector(model_dir / DETECTOR_FILE, num_threads=cfg.num_threads)
-    box_source = make_box_source(name, detector=detector, hog=cfg.hog) if name != "blazepose" else detector
+    box_source = make_box_source(name, detector=detector, hog=cfg.hog, ssd=cfg.ssd, num_threads=cfg.num_threads,
+                                 objects_model_dir=cfg.objects_model_dir) if name != "blazepose" else detector
     if cfg.backend == "blazepose":
         from hoi_perception.bodypose.blazepose import BlazePoseEstimator
 

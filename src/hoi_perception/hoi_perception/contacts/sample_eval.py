@@ -213,18 +213,18 @@ def people_from_recording(recording: Path, bag: Path, topic: str = "/hoi/humans"
     """{stamp: [(track id, world joints)]} from a recording of the body_pose node (optical frame -> world via
     the sample bag's /tf_static)."""
     from hoi_perception.bag.io import BagReader
-    from hoi_perception.ros.tf import StaticTransforms
+    from hoi_perception.geometry.tf_buffer import TfBuffer, add_transform, lookup_or_none
 
-    static = StaticTransforms()
+    static = TfBuffer()
     with BagReader(bag) as r:
         for m in r.messages(["/tf_static"]):
             for t in r.deserialize(m).transforms:
-                static.add(t)
+                add_transform(static, t, static=True)
     out: dict[int, list[tuple[int, NDArray[np.float64]]]] = {}
     with BagReader(recording) as r:
         for m in r.messages([topic]):
             msg = r.deserialize(m)
-            world_from_cam = static.lookup(world_frame, str(msg.header.frame_id))
+            world_from_cam = lookup_or_none(static, world_frame, str(msg.header.frame_id))
             if world_from_cam is None:
                 continue
             people = []

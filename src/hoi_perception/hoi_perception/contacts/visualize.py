@@ -50,10 +50,10 @@ def draw_frame(rgb: NDArray[np.uint8], rec: FrameRecord, k: NDArray[np.float64],
 def contact_sheet(run: BagContactRun, bag: Path, out_png: Path, label: str, tiles: int = 8, cols: int = 4) -> Path:
     """Tile ``tiles`` ZED frames spread over the run (around the grasp) with the contacts drawn."""
     from hoi_perception.bag.io import BagReader
+    from hoi_perception.geometry.tf_buffer import TfBuffer, add_transform, lookup_or_none
     from hoi_perception.imaging.encodings import image_to_numpy
-    from hoi_perception.ros.tf import StaticTransforms
 
-    static = StaticTransforms()
+    static = TfBuffer()
     images: dict[int, NDArray[np.uint8]] = {}
     k = None
     frame_id = ""
@@ -62,13 +62,13 @@ def contact_sheet(run: BagContactRun, bag: Path, out_png: Path, label: str, tile
             msg = r.deserialize(m)
             if m.topic == "/tf_static":
                 for t in msg.transforms:
-                    static.add(t)
+                    add_transform(static, t, static=True)
             elif k is None:
                 k = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
                 frame_id = str(msg.header.frame_id)
         if k is None:
             raise ValueError(f"{bag}: no {TOPIC_ZED_INFO}")
-        world_from_cam = static.lookup("world", frame_id)
+        world_from_cam = lookup_or_none(static, "world", frame_id)
         if world_from_cam is None:
             raise ValueError(f"{bag}: /tf_static does not reach {frame_id}")
         cam_from_world = np.linalg.inv(world_from_cam)

@@ -94,9 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.domain_id is not None and not 0 <= ns.domain_id <= 101:
         print("hoi-eval-bag: error: --domain-id must be in 0..101 (Fast DDS ports on Linux)", file=sys.stderr)
         return EXIT_BAD_ARGS
-    from hoi_perception.launch.yaml_launch import REPO_ROOT
-
-    out = ns.out or REPO_ROOT / "out" / "eval" / ns.bag.name
+    out = ns.out or Path("out") / "eval" / ns.bag.name  # relative to where the user runs it
     domain = set_ros_domain(ns.domain_id)
     print(f"hoi-eval-bag: {len(runs_spec)} run(s), ROS domain {domain} (loopback), output {out}")
     from hoi_perception.evaluation.report import write_report

@@ -63,10 +63,10 @@ def _pose_matrix(p: Any) -> NDArray[np.float64]:
 def load_zed_frames(bag: Path, every: int = 1, max_frames: int | None = None,
                     tolerance_ns: int = 40_000_000) -> list[ZedFrame]:
     from hoi_perception.bag.io import BagReader
+    from hoi_perception.geometry.tf_buffer import TfBuffer, add_transform, lookup_or_none
     from hoi_perception.imaging.encodings import image_to_depth, image_to_rgb8
-    from hoi_perception.ros.tf import StaticTransforms
 
-    static = StaticTransforms()
+    static = TfBuffer()
     gt_obj: dict[int, list[GtObject]] = {}
     gt_hum: dict[int, list[tuple[int, NDArray[np.float64]]]] = {}
     images: dict[int, Any] = {}
@@ -77,7 +77,7 @@ def load_zed_frames(bag: Path, every: int = 1, max_frames: int | None = None,
             msg = reader.deserialize(m)
             if m.topic == "/tf_static":
                 for t in msg.transforms:
-                    static.add(t)
+                    add_transform(static, t, static=True)
             elif m.topic == ZED_INFO:
                 k = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
             elif m.topic == GT_OBJECTS:
@@ -100,7 +100,7 @@ def load_zed_frames(bag: Path, every: int = 1, max_frames: int | None = None,
             continue
         im = images[s]
         f = ZedFrame(s, image_to_rgb8(im), image_to_depth(depths[s]), k, str(im.header.frame_id),
-                     static.lookup("world", str(im.header.frame_id)))
+                     lookup_or_none(static, "world", str(im.header.frame_id)))
         if gt_stamps.size:
             j = int(np.argmin(np.abs(gt_stamps - s)))
             if abs(int(gt_stamps[j]) - s) <= tolerance_ns:

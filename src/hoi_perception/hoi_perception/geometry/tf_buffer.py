@@ -35,6 +35,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -328,3 +329,20 @@ class TfBuffer:
         except TfError as e:
             return False, str(e)
         return True, ""
+
+
+def add_transform(buffer: TfBuffer, t: Any, static: bool) -> bool:
+    """Store one TransformStamped-shaped message (rclpy's or a bag reader's: header.frame_id, header.stamp,
+    child_frame_id, transform.translation / .rotation). Raises InvalidTransform."""
+    tr, q = t.transform.translation, t.transform.rotation
+    stamp = t.header.stamp
+    return buffer.set_transform(t.header.frame_id, t.child_frame_id, int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec),
+                                [tr.x, tr.y, tr.z], [q.x, q.y, q.z, q.w], static=static)
+
+
+def lookup_or_none(buffer: TfBuffer, target: str, source: str, stamp_ns: int = 0) -> NDArray[np.float64] | None:
+    """``target_from_source`` or None where tf2 would raise (unknown, unconnected, extrapolation)."""
+    try:
+        return buffer.lookup(target, source, stamp_ns)
+    except TfError:
+        return None

@@ -50,7 +50,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hoi_perception import paths
-from hoi_perception.bodypose.blazepose import Roi, letterbox
+from hoi_perception.bodypose.blazepose_detector import Roi, letterbox
 from hoi_perception.bodypose.depth import place_root_relative, sample_depth
 from hoi_perception.bodypose.types import iou_matrix
 from hoi_perception.hands.fetch_models import LANDMARK_FILE, PALM_FILE
@@ -198,7 +198,7 @@ class HandEstimator:
                  min_palm_score: float = 0.5, use_palm_detector: bool = True, max_hands: int = 8) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        folder = paths.models_dir("hands", explicit=model_dir)
+        folder = paths.model_folder("hands", model_dir)
         self.palm = Interpreter(model_path=str(folder / PALM_FILE), num_threads=num_threads)
         self.palm.allocate_tensors()
         self.lm = Interpreter(model_path=str(folder / LANDMARK_FILE), num_threads=num_threads)

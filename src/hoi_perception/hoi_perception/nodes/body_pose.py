@@ -61,8 +61,12 @@ PARAMETERS = (
           choices=("pose25d", "network")),
     Param("blazepose_model_dir", "", "folder holding pose_detection.tflite and pose_landmark_full.tflite; empty: "
           "$HOI_BLAZEPOSE_DIR, else blazepose/ under the models folder (hoi_perception.paths)"),
-    Param("box_source", "default", "where person boxes come from; default: hog+blazepose for blazepose, hog for "
-          "bodypose3dnet (BodyPose3DNet has no detector of its own)", choices=("default", *BOX_SOURCES)),
+    Param("box_source", "default", "where person boxes come from; default: ssd+blazepose for blazepose, ssd for "
+          "bodypose3dnet (BodyPose3DNet has no detector of its own); hog, hog+blazepose: OpenCV's HOG people "
+          "detector instead of SSD", choices=("default", *BOX_SOURCES)),
+    Param("objects_model_dir", "", "SSD box source: folder holding the SSD MobileNetV2 OIDv4 model; empty: "
+          "objects/ under the models folder (hoi_perception.paths)"),
+    Param("ssd_min_score", 0.3, "SSD box source: person detections below this score are dropped", 0.0, 1.0),
     Param("hog_upscale", DEFAULT_UPSCALE, "HOG box source: the frame is enlarged by this first (people under "
           "~96 px tall need > 1)", 0.25, 4.0),
     Param("no_people_warn_frames", 30, "log once when this many frames in a row have nobody (0: never)", 0, 1000000),
@@ -103,7 +107,9 @@ def make_pipeline(node: Node) -> Any:
                              model_path=str(g("model_path").value), engine=str(g("engine").value),
                              bodypose3dnet_lift=str(g("bodypose3dnet_lift").value),
                              max_people=int(g("max_people").value), use_depth=bool(g("use_depth").value),
-                             hog={"upscale": float(g("hog_upscale").value)})
+                             hog={"upscale": float(g("hog_upscale").value)},
+                             objects_model_dir=str(g("objects_model_dir").value),
+                             ssd={"min_score": float(g("ssd_min_score").value)})
     pipeline = make_pose_pipeline(cfg)
     if cfg.backend == "bodypose3dnet":
         node.get_logger().info(f"BodyPose3DNet engine: {pipeline.estimator.engine.backend_name}")

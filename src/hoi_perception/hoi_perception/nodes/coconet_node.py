@@ -49,6 +49,7 @@ from hoi_perception.geometry.rotations import (
     invert_transform,
     matrix_to_rotation_6d_columns,
 )
+from hoi_perception.geometry.tf_buffer import TfBuffer, add_transform, lookup_or_none
 from hoi_perception.imaging.encodings import ImageConversionError
 from hoi_perception.imaging.rgbd import RgbdIngest
 from hoi_perception.ros.conversions import matrix_from_pose, points_from_msgs, pose_from_matrix
@@ -56,7 +57,7 @@ from hoi_perception.ros.diagnostics import OK, WARN, DiagnosticsPublisher
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
-from hoi_perception.ros.tf import StaticTransforms, TransformBroadcaster, transform_stamped
+from hoi_perception.ros.tf import TransformBroadcaster, transform_stamped
 from hoi_perception.ros.time import ns_from_stamp
 from hoi_perception.scene.meshes import box_mesh, cylinder_mesh
 from hoi_perception.sync.approximate import SyncedSet
@@ -156,7 +157,7 @@ class CocoNetNode(Node):
         self.object_noise = perturbation(7, noise_deg, noise_m) if (noise_deg or noise_m) else None
         self.frame_wait_ns = int(float(gp("frame_wait_s").value) * 1e9)
         self.max_pending_frames = max(1, int(gp("max_pending_frames").value))
-        self.static_tf = StaticTransforms()
+        self.static_tf = TfBuffer()
         self.rgbd = RgbdIngest(compute_xyz=False)
         self.camera_info: CameraInfo | None = None
         self.frames: dict[int, tuple[SyncedSet, Any]] = {}
@@ -213,7 +214,7 @@ class CocoNetNode(Node):
     def on_tf_static(self, msg: TFMessage) -> None:
         for t in msg.transforms:
             try:
-                self.static_tf.add(t)
+                add_transform(self.static_tf, t, static=True)
             except ValueError as e:
                 self.counters["bad_input"] += 1
                 self.get_logger().warning(f"/tf_static: {e}")
@@ -271,7 +272,7 @@ class CocoNetNode(Node):
         best = min(self.objects, key=lambda m: abs(ns_from_stamp(m.header.stamp) - stamp_ns), default=None)
         if best is None or abs(ns_from_stamp(best.header.stamp) - stamp_ns) > self.object_tol_ns:
             return None
-        frame_from_cam = self.static_tf.lookup(best.header.frame_id, camera_frame) if best.header.frame_id != camera_frame else np.eye(4)
+        frame_from_cam = lookup_or_none(self.static_tf, best.header.frame_id, camera_frame) if best.header.frame_id != camera_frame else np.eye(4)
         if frame_from_cam is None:
             return "no_transform"
         cam_from_frame = invert_transform(frame_from_cam)
@@ -470,7 +471,7 @@ class CocoNetNode(Node):
     def _cam_from(self, frame: str, camera_frame: str) -> np.ndarray | None:
         if frame == camera_frame:
             return np.eye(4)
-        m = self.static_tf.lookup(frame, camera_frame)
+        m = lookup_or_none(self.static_tf, frame, camera_frame)
         return None if m is None else invert_transform(m)
 
     # ------------------------------------------------------------------ reporting

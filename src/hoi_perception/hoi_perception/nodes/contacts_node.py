@@ -54,12 +54,12 @@ from hoi_perception.contacts.surfaces import (
     surface_from_box,
     surface_from_mesh,
 )
+from hoi_perception.geometry.tf_buffer import TfBuffer, add_transform, lookup_or_none
 from hoi_perception.ros.contact_msgs import contact_markers, contact_set_msg, grasp_event_msg, hoi_state_msg
 from hoi_perception.ros.conversions import matrix_from_pose, points_from_msgs
 from hoi_perception.ros.diagnostics import OK, WARN, DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos
-from hoi_perception.ros.tf import StaticTransforms
 from hoi_perception.ros.time import ns_from_stamp
 from hoi_perception.skeleton.bodypose34 import NUM_JOINTS
 
@@ -116,7 +116,7 @@ class ContactsNode(Node):
             self.mesh_map = {str(k).lower(): str(v) for k, v in data.items()}
             self.mesh_dir = path.parent
         self.estimator = GeometricContactEstimator(self.config)
-        self.static_tf = StaticTransforms()
+        self.static_tf = TfBuffer()
         self.surfaces: dict[str, ObjectSurface] = {}
         self.bad_input: Counter[str] = Counter()
         self.hands: deque[Any] = deque(maxlen=20)
@@ -159,14 +159,14 @@ class ContactsNode(Node):
     def on_tf_static(self, msg: TFMessage) -> None:
         for t in msg.transforms:
             try:
-                self.static_tf.add(t)
+                add_transform(self.static_tf, t, static=True)
             except ValueError as e:
                 self.bad("tf_static", str(e))
 
     def _to_frame(self, frame: str, other: str) -> np.ndarray | None:
         if frame == other:
             return np.eye(4)
-        return self.static_tf.lookup(frame, other)
+        return lookup_or_none(self.static_tf, frame, other)
 
     def _surface(self, obj: Any) -> ObjectSurface | None:
         uri = str(obj.mesh_resource)

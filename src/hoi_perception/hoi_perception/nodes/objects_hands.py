@@ -10,7 +10,11 @@ camera_info, and gets people one of two ways (``people_source``):
 * ``topic``: takes the body_pose node's HumanPose3DArray (``humans_topic``)
   with the image's stamp (within ``humans_tolerance_s``; none: the frame is
   processed without people, counted). BlazePose then runs once per camera
-  and hands carry the same person ids as /hoi/humans and the human_<id> TF.
+  and hands carry the same person ids as /hoi/humans and the human_<id> TF
+  (what the contacts node pairs hands with people by). body_pose answers a
+  frame later than the camera delivers it, so with ``humans_wait_s`` > 0 a
+  frame waits (at most that long, wall clock, ``max_waiting_frames`` at
+  most) for the humans of its stamp before it is processed.
 
 Publishes ``~/objects`` (hoi_msgs/ObjectPoseArray, camera optical frame),
 ``~/hands`` (hoi_msgs/Hand3DArray), TF ``object_<id>`` and
@@ -31,6 +35,7 @@ from typing import Any
 
 import numpy as np
 from geometry_msgs.msg import Point
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import ColorRGBA
@@ -47,6 +52,7 @@ from hoi_msgs.msg import (
     Point2D,
     TrackedObject3DArray,
 )
+from hoi_perception.geometry.tf_buffer import TfBuffer, add_transform, lookup_or_none
 from hoi_perception.imaging.encodings import ImageConversionError, numpy_to_image
 from hoi_perception.imaging.rgbd import RgbdIngest
 from hoi_perception.ros.conversions import pose_from_matrix, vector3
@@ -54,7 +60,7 @@ from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
-from hoi_perception.ros.tf import StaticTransforms, TransformBroadcaster, transform_stamped
+from hoi_perception.ros.tf import TransformBroadcaster, transform_stamped
 from hoi_perception.ros.time import ns_from_stamp
 from hoi_perception.sync.approximate import SyncedSet
 
@@ -63,15 +69,16 @@ PEOPLE_SOURCES = ("blazepose", "topic", "none")
 RANGES: dict[str, tuple[float, float]] = {
     "min_detection_score": (0.0, 1.0), "min_hand_presence": (0.0, 1.0), "max_rate_hz": (0.0, 120.0),
     "track_gate_m": (0.01, 5.0), "track_max_missed_s": (0.0, 30.0), "track_min_hits": (1, 100),
-    "humans_tolerance_s": (0.0, 1.0), "min_object_points": (5, 100000), "max_object_points": (100, 1000000),
+    "humans_tolerance_s": (0.0, 1.0), "humans_wait_s": (0.0, 10.0), "max_waiting_frames": (1, 1000),
+    "min_object_points": (5, 100000), "max_object_points": (100, 1000000),
     "num_threads": (1, 64), "max_people": (0, 32), "min_registration_inliers": (0.0, 1.0),
 }
 SIDE_NAMES = ("left_hand", "right_hand")
 
 
-def lookup_world_from_camera(tf: StaticTransforms, world: str, camera: str) -> np.ndarray | None:
+def lookup_world_from_camera(tf: TfBuffer, world: str, camera: str) -> np.ndarray | None:
     """The one TF lookup of this node (a time-aware buffer can replace it here)."""
-    return tf.lookup(world, camera) if world else None
+    return lookup_or_none(tf, world, camera) if world else None
 
 
 def hand_frame(kp: np.ndarray) -> np.ndarray | None:
@@ -101,6 +108,8 @@ class ObjectsHandsNode(Node):
         p("people_source", "blazepose")
         p("humans_topic", "/hoi/humans")
         p("humans_tolerance_s", 0.02)
+        p("humans_wait_s", 0.0)  # people_source topic: hold a frame this long for its humans (0: no wait)
+        p("max_waiting_frames", 8)  # frames held for their humans at most (the oldest goes on without)
         p("tracks_topic", "")  # Sparse4D TrackedObject3DArray (world frame) for id reuse; "" = off
         p("world_frame", "world")
         p("detector", "ssd_oidv4")
@@ -132,12 +141,19 @@ class ObjectsHandsNode(Node):
         if self.people_source not in PEOPLE_SOURCES:
             raise ValueError(f"parameter 'people_source' must be one of {PEOPLE_SOURCES}, got {self.people_source!r}")
         self.pipeline, self.bodypose = self._make_pipeline()
-        self.static_tf = StaticTransforms()
+        self.static_tf = TfBuffer()
         self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
         self._humans: deque[Any] = deque(maxlen=60)
+        # frames waiting for their humans: (wall-clock arrival s, set), oldest first
+        self._awaiting_humans: deque[tuple[float, SyncedSet]] = deque()
+        self.humans_wait_s = float(self.get_parameter("humans_wait_s").value)
         if self.people_source == "topic":
             self.create_subscription(HumanPose3DArray, str(self.get_parameter("humans_topic").value),
-                                     self._humans.append, reliable_qos(30))
+                                     self.on_humans, reliable_qos(30))
+            if self.humans_wait_s > 0:
+                # a steady clock: under use_sim_time a paused /clock must not hold frames forever
+                self.create_timer(min(0.05, self.humans_wait_s / 2), self._release_waiting,
+                                  clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._tracks: deque[Any] = deque(maxlen=30)
         if str(self.get_parameter("tracks_topic").value):
             self.create_subscription(TrackedObject3DArray, str(self.get_parameter("tracks_topic").value),
@@ -162,6 +178,7 @@ class ObjectsHandsNode(Node):
         self.min_period_ns = int(1e9 / rate) if rate > 0 else 0
         self.last_ns = 0
         self.counts = {"frames": 0, "bad_input": 0, "missing_camera_info": 0, "no_humans_for_stamp": 0,
+                       "humans_wait_timeouts": 0,
                        "no_world_tf": 0, "skipped_rate_limit": 0, "objects": 0, "hands": 0}
         self.object_ids: set[int] = set()
         self.latency_ms: list[float] = []
@@ -219,7 +236,7 @@ class ObjectsHandsNode(Node):
     def on_tf_static(self, msg: TFMessage) -> None:
         for t in msg.transforms:
             try:
-                self.static_tf.add(t)
+                add_transform(self.static_tf, t, static=True)
             except ValueError as e:
                 self.counts["bad_input"] += 1
                 self.get_logger().warning(f"/tf_static: {e}")
@@ -232,6 +249,25 @@ class ObjectsHandsNode(Node):
             for s in held:
                 self.on_set(s)
 
+    def _humans_for(self, stamp_ns: int) -> Any:
+        tol = int(float(self.get_parameter("humans_tolerance_s").value) * 1e9)
+        best = min(self._humans, key=lambda m: abs(ns_from_stamp(m.header.stamp) - stamp_ns), default=None)
+        return best if best is not None and abs(ns_from_stamp(best.header.stamp) - stamp_ns) <= tol else None
+
+    def on_humans(self, msg: HumanPose3DArray) -> None:
+        self._humans.append(msg)
+        # frames up to this stamp have had their humans (or never will: body_pose answers in order)
+        stamp = ns_from_stamp(msg.header.stamp)
+        tol = int(float(self.get_parameter("humans_tolerance_s").value) * 1e9)
+        while self._awaiting_humans and self._awaiting_humans[0][1].stamp_ns <= stamp + tol:
+            self._process(self._awaiting_humans.popleft()[1])
+
+    def _release_waiting(self) -> None:
+        now = time.monotonic()
+        while self._awaiting_humans and now - self._awaiting_humans[0][0] >= self.humans_wait_s:
+            self.counts["humans_wait_timeouts"] += 1
+            self._process(self._awaiting_humans.popleft()[1])
+
     def _people(self, rgb: np.ndarray, k: np.ndarray, depth: np.ndarray, stamp_ns: int) -> list[Any]:
         from hoi_perception.objects.pipeline import PersonInput
 
@@ -242,9 +278,8 @@ class ObjectsHandsNode(Node):
                 return []
             res = self.bodypose.estimate(rgb, k, depth)
             return [PersonInput(i + 1, r.joints_2d, r.confidence) for i, r in enumerate(res)]
-        tol = int(float(self.get_parameter("humans_tolerance_s").value) * 1e9)
-        best = min(self._humans, key=lambda m: abs(ns_from_stamp(m.header.stamp) - stamp_ns), default=None)
-        if best is None or abs(ns_from_stamp(best.header.stamp) - stamp_ns) > tol:
+        best = self._humans_for(stamp_ns)
+        if best is None:
             self.counts["no_humans_for_stamp"] += 1
             return []
         out = []
@@ -275,6 +310,17 @@ class ObjectsHandsNode(Node):
         if self.min_period_ns and s.stamp_ns - self.last_ns < self.min_period_ns:
             self.counts["skipped_rate_limit"] += 1
             return
+        if self.people_source == "topic" and self.humans_wait_s > 0 and (
+                self._awaiting_humans or self._humans_for(s.stamp_ns) is None):
+            # in stamp order behind earlier waiting frames; the oldest goes on without when too many wait
+            self._awaiting_humans.append((time.monotonic(), s))
+            while len(self._awaiting_humans) > int(self.get_parameter("max_waiting_frames").value):
+                self.counts["humans_wait_timeouts"] += 1
+                self._process(self._awaiting_humans.popleft()[1])
+            return
+        self._process(s)
+
+    def _process(self, s: SyncedSet) -> None:
         t0 = time.perf_counter()
         img, dmsg = s.messages
         try:

@@ -176,7 +176,7 @@ class SsdOidv4Detector:
 
         from hoi_perception.objects.fetch_models import SSD_FILE, SSD_LABELS
 
-        folder = paths.models_dir("objects", explicit=model_dir)
+        folder = paths.model_folder("objects", model_dir)
         self.interp = Interpreter(model_path=str(folder / SSD_FILE), num_threads=num_threads)
         self.interp.allocate_tensors()
         inp = self.interp.get_input_details()[0]
@@ -272,7 +272,7 @@ class YoloV3TinyDetector:
         from hoi_perception.engine import create_engine
         from hoi_perception.objects.fetch_models import YOLO_ONNX
 
-        folder = paths.models_dir("objects", explicit=model_dir)
+        folder = paths.model_folder("objects", model_dir)
         self.engine = create_engine(folder / (model_file or YOLO_ONNX), "yolov3_tiny", backend=backend)
         self.labels = [s.strip() for s in (folder / "coco.names").read_text().splitlines() if s.strip()]
         self.name = f"yolov3_tiny_coco:{getattr(self.engine, 'backend_name', backend)}"

@@ -50,9 +50,16 @@ class GraspEvent:
     object_name: str
 
 
-# PLUG-IN: message type of a grasp-event topic -> converter to GraspEvent list.
-# The contacts node registers its event message here (one line) when it lands.
-EVENT_SOURCES: dict[str, Callable[[int, Any], list[GraspEvent]]] = {}
+def grasp_events_of(stamp_ns: int, msg: Any) -> list[GraspEvent]:
+    """The contacts node's hoi_msgs/GraspEventArray (GraspEvent.msg: event START=0 / END=1, hand LEFT=0 /
+    RIGHT=1, header.stamp the frame the transition was decided on)."""
+    return [GraspEvent(int(e.header.stamp.sec) * 1_000_000_000 + int(e.header.stamp.nanosec),
+                       "left" if int(e.hand) == 0 else "right", "grasp" if int(e.event) == 0 else "release",
+                       str(e.object_name)) for e in msg.events]
+
+
+# message type of a grasp-event topic -> converter to GraspEvent list
+EVENT_SOURCES: dict[str, Callable[[int, Any], list[GraspEvent]]] = {"hoi_msgs/msg/GraspEventArray": grasp_events_of}
 
 
 def hand_contacts(msg: Any) -> dict[str, dict[str, bool]]:

@@ -45,17 +45,19 @@ def load_mesh_points(uri: str) -> np.ndarray | None:
 
 def pair_objects(preds: list[tuple[int, str, np.ndarray]], gts: list[tuple[int, str, np.ndarray]]) -> list[tuple[int, int]]:
     """(pred index, gt index) of (track id, name, position in the ground truth's frame) entries:
-    same non-zero track id first, then same name by nearest position."""
+    same non-zero track id and name first, then same name by nearest position. Names compare
+    case-insensitively (the detector's vocabulary says "table", the bag's ground truth "Table");
+    an id alone never pairs: a node's own track ids need not be the ground truth's."""
     pairs, used_p, used_g = [], set(), set()
-    gid = {tid: j for j, (tid, _, _) in enumerate(gts) if tid}
-    for i, (tid, _, _) in enumerate(preds):
-        j = gid.get(tid) if tid else None
+    gid = {(tid, name.lower()): j for j, (tid, name, _) in enumerate(gts) if tid}
+    for i, (tid, name, _) in enumerate(preds):
+        j = gid.get((tid, name.lower())) if tid else None
         if j is not None and j not in used_g:
             pairs.append((i, j))
             used_p.add(i)
             used_g.add(j)
     cands = sorted((float(np.linalg.norm(p[2] - g[2])), i, j) for i, p in enumerate(preds) if i not in used_p
-                   for j, g in enumerate(gts) if j not in used_g and p[1] == g[1])
+                   for j, g in enumerate(gts) if j not in used_g and p[1].lower() == g[1].lower())
     for _, i, j in cands:
         if i in used_p or j in used_g:
             continue
