@@ -29,6 +29,12 @@ NODES = {
     "sync_monitor": "hoi_perception.nodes.sync_monitor",
     "video_camera": "hoi_perception.nodes.video_camera",
     "zed_capture": "hoi_perception.nodes.zed_capture",
+    "bag_player": "hoi_perception.nodes.bag_player",
+    "bag_recorder": "hoi_perception.nodes.bag_recorder",
+    "coconet": "hoi_perception.nodes.coconet_node",
+    "contacts": "hoi_perception.nodes.contacts_node",
+    "interactvlm": "hoi_perception.nodes.interactvlm_node",
+    "objects_hands": "hoi_perception.nodes.objects_hands",
 }
 
 
