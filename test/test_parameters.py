@@ -30,6 +30,12 @@ NODES = {
     "video_camera": "hoi_perception.nodes.video_camera",
     "zed_capture": "hoi_perception.nodes.zed_capture",
     "episode_recorder": "hoi_perception.nodes.episode_recorder",
+    "bag_player": "hoi_perception.nodes.bag_player",
+    "bag_recorder": "hoi_perception.nodes.bag_recorder",
+    "coconet": "hoi_perception.nodes.coconet_node",
+    "contacts": "hoi_perception.nodes.contacts_node",
+    "interactvlm": "hoi_perception.nodes.interactvlm_node",
+    "objects_hands": "hoi_perception.nodes.objects_hands",
 }
 
 

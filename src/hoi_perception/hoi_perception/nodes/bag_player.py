@@ -63,6 +63,7 @@ from rosgraph_msgs.msg import Clock
 
 from hoi_perception.bag.io import BagError, BagMessage, BagReader, TopicInfo
 from hoi_perception.bag.playback import PlaybackConfig, PlaybackRunner, PlaybackStats, schedule, select_topics
+from hoi_perception.ros.parameters import Param, declare_parameters
 
 CLOCK_TOPIC = "/clock"
 EXIT_OK = 0
@@ -91,6 +92,27 @@ def _ns_to_clock(t_ns: int) -> Clock:
     msg.clock.sec, msg.clock.nanosec = divmod(int(t_ns), 1_000_000_000)
     return msg
 
+# Read once at start-up (read_only). String arrays without a default are unset: every topic.
+PARAMETERS = (
+    Param("bag_path", "", "bag directory (metadata.yaml) or .mcap file to play; required"),
+    Param("rate", 1.0, "playback speed factor (2.0: twice as fast)", 1e-3, 1000.0),
+    Param("loop", False, "play the bag again from the start when it ends"),
+    Param("max_passes", 0, "loop: stop after this many passes (0: no limit)", 0, 1000000000),
+    Param("start_offset_s", 0.0, "skip this much of the bag's start [s]", 0.0, 1.0e9),
+    Param("topics_include", Parameter.Type.STRING_ARRAY, "play only these topics (unset: every topic)"),
+    Param("topics_exclude", Parameter.Type.STRING_ARRAY, "never play these topics (unset: none excluded)"),
+    Param("publish_clock", True, "publish /clock from the bag's time (for use_sim_time nodes)"),
+    Param("clock_rate_hz", 100.0, "/clock rate between messages (0: only before each message)", 0.0, 10000.0),
+    Param("qos_depth", 10, "publisher history depth", 1, 100000),
+    Param("latched_topics", ["/tf_static"], "topics published transient-local (late joiners get them)"),
+    Param("wait_for_subscribers", False, "before playing, wait until every played topic has a subscriber"),
+    Param("wait_for_subscribers_timeout_s", 10.0, "wait_for_subscribers: give up waiting after this [s]",
+          1e-3, 3600.0),
+    Param("start_delay_s", 0.0, "sleep this long before the first message (participants match) [s]", 0.0, 3600.0),
+    Param("linger_s", 0.5, "stay up this long after the last message so it is delivered [s]", 0.0, 3600.0),
+    Param("publish_diagnostics", False, "publish playback progress on /diagnostics"),
+)
+
 
 class BagPlayer(Node):
     """Node that publishes a bag's messages and /clock; call :meth:`play`."""
@@ -101,23 +123,10 @@ class BagPlayer(Node):
         self.runner: PlaybackRunner | None = None
         self.reader: BagReader | None = None
         self.read_error: str | None = None
-        p = self.declare_parameter
-        p("bag_path", "")
-        p("rate", 1.0)
-        p("loop", False)
-        p("max_passes", 0)
-        p("start_offset_s", 0.0)
-        p("topics_include", Parameter.Type.STRING_ARRAY)
-        p("topics_exclude", Parameter.Type.STRING_ARRAY)
-        p("publish_clock", True)
-        p("clock_rate_hz", 100.0)
-        p("qos_depth", 10)
-        p("latched_topics", ["/tf_static"])
-        p("wait_for_subscribers", False)
-        p("wait_for_subscribers_timeout_s", 10.0)
-        p("start_delay_s", 0.0)
-        p("linger_s", 0.5)
-        p("publish_diagnostics", False)
+        try:
+            declare_parameters(self, PARAMETERS)
+        except ValueError as exc:
+            raise ParameterError(str(exc)) from None
 
         self.config, self.bag_path = self._read_parameters()
         self._qos_depth = int(self.get_parameter("qos_depth").value)

@@ -40,14 +40,13 @@ from pathlib import Path
 from typing import Any
 
 import rclpy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from hoi_perception.bag.recording import CrashSafeBagWriter
 from hoi_perception.nodes.sync_monitor import message_type
+from hoi_perception.ros.parameters import Param, declare_parameters
 
 EXIT_OK = 0
 EXIT_BAD_PARAMETERS = 2
@@ -58,31 +57,30 @@ NAME = "bag_recorder"
 _PATTERN_OK = re.compile(r"^/?[A-Za-z0-9_/~{}*?\[\]!]+$")
 
 
-def _int_range(lo: int, hi: int, text: str) -> ParameterDescriptor:
-    return ParameterDescriptor(description=text, integer_range=[IntegerRange(from_value=lo, to_value=hi, step=0)])
-
-
-def _float_range(lo: float, hi: float, text: str) -> ParameterDescriptor:
-    return ParameterDescriptor(description=text,
-                               floating_point_range=[FloatingPointRange(from_value=lo, to_value=hi, step=0.0)])
+PARAMETERS = (
+    Param("output", "", "bag directory to create (required; an existing one is never overwritten)"),
+    Param("topics", ["/hoi/*"], "topic names or fnmatch patterns (* ? [ ] !) to record"),
+    Param("compress", True, "zstd-compress the MCAP chunks"),
+    Param("chunk_bytes", 1 << 20, "MCAP chunk size limit [bytes]", 1024, 1 << 30),
+    Param("chunk_interval_s", 1.0, "MCAP chunk age limit: a chunk is written at least this often [s]", 0.01, 60.0),
+    Param("fsync", True, "fsync each written chunk (a crash loses at most the open chunk)"),
+    Param("qos_depth", 10, "subscription history depth", 1, 1000),
+    Param("discovery_period_s", 0.5, "period of the search for new matching topics [s]", 0.05, 60.0),
+)
 
 
 class BagRecorder(Node):
     def __init__(self) -> None:
         super().__init__(NAME)
         self.writer: CrashSafeBagWriter | None = None
-        try:
-            p = self.declare_parameter
-            self.out = str(p("output", "", ParameterDescriptor(description="bag directory to create")).value)
-            self.patterns = list(p("topics", ["/hoi/*"]).value)
-            self.compress = bool(p("compress", True).value)
-            chunk_bytes = int(p("chunk_bytes", 1 << 20, _int_range(1024, 1 << 30, "chunk size limit")).value)
-            interval = float(p("chunk_interval_s", 1.0, _float_range(0.01, 60.0, "chunk age limit")).value)
-            fsync = bool(p("fsync", True).value)
-            self.qos_depth = int(p("qos_depth", 10, _int_range(1, 1000, "subscription depth")).value)
-            period = float(p("discovery_period_s", 0.5, _float_range(0.05, 60.0, "topic discovery period")).value)
-        except ParameterException as exc:
-            raise ValueError(f"bad parameter: {exc}") from None
+        v = declare_parameters(self, PARAMETERS)
+        self.out = str(v["output"])
+        self.patterns = list(v["topics"])
+        self.compress = bool(v["compress"])
+        chunk_bytes, interval = int(v["chunk_bytes"]), float(v["chunk_interval_s"])
+        fsync = bool(v["fsync"])
+        self.qos_depth = int(v["qos_depth"])
+        period = float(v["discovery_period_s"])
         if not self.out:
             raise ValueError("parameter 'output' (bag directory to create) is required")
         if not self.patterns or not all(isinstance(t, str) and t for t in self.patterns):

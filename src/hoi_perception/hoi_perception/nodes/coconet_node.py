@@ -44,6 +44,7 @@ from hoi_msgs.msg import HoiState, HoiStateArray, HumanPose3DArray, ObjectPose, 
 from hoi_perception.coconet.evaluation import BeforeAfter, human_joint_error_mm, object_errors
 from hoi_perception.coconet.pipeline import CocoNetPipeline, WindowResult
 from hoi_perception.coconet.window import ObjectShape
+from hoi_perception.engine.factory import BACKENDS
 from hoi_perception.geometry.rotations import (
     axis_angle_to_matrix,
     invert_transform,
@@ -55,6 +56,7 @@ from hoi_perception.imaging.rgbd import RgbdIngest
 from hoi_perception.ros.conversions import matrix_from_pose, points_from_msgs, pose_from_matrix
 from hoi_perception.ros.diagnostics import OK, WARN, DiagnosticsPublisher
 from hoi_perception.ros.node_main import run_node
+from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import TransformBroadcaster, transform_stamped
@@ -98,46 +100,55 @@ def perturbation(seed: int, deg: float, metres: float) -> np.ndarray:
     m[:3, 3] = d / np.linalg.norm(d) * metres
     return m
 
+PARAMETERS = (
+    Param("model_path", "", "CoCoNet ONNX model or TensorRT plan meeting contracts/coconet.yaml; empty: STAND-IN "
+          "(zero deltas)"),
+    Param("engine", "auto", "engine backend for model_path", choices=BACKENDS),
+    Param("smpl_model_path", "", "your licensed SMPL .npz (never shipped); empty: the synthetic SMPL-format body"),
+    Param("smpl_allow_pickle", False, ".pkl SMPL model files are unpickled only when this is true"),
+    Param("image_topic", "/zed/zed_node/left/image_rect_color", "RGB(A)/BGR(A) image topic"),
+    Param("depth_topic", "/zed/zed_node/depth/depth_registered", "depth image topic registered to the image (m)"),
+    Param("camera_info_topic", "/zed/zed_node/left/camera_info", "sensor_msgs/CameraInfo of the image"),
+    Param("humans_topic", "/hoi/humans", "body_pose output: HumanPose3DArray (34 joints, camera frame)"),
+    Param("objects_topic", "/hoi/objects_init", "ObjectPoseArray of the objects' initial poses"),
+    Param("object_shapes", ["Box=box:0.40,0.36,0.30", "Bin=cylinder:0.22,0.65"],
+          "render primitive per object_name: name=box:x,y,z or name=cylinder:radius,height [m]"),
+    Param("object_name", "", "only this object; empty: the object nearest the hands"),
+    Param("object_max_distance_m", 1.0, "hands -> object centre limit of the nearest-object rule [m]", 0.0, 10.0),
+    Param("object_stamp_tolerance_s", 0.06, "object pose stamp tolerance to the frame [s]", 0.0, 10.0),
+    Param("object_init_noise_deg", 0.0, "perturb the object stream by this rotation (ground truth used as the "
+          "initial estimate) [deg]", 0.0, 180.0),
+    Param("object_init_noise_m", 0.0, "perturb the object stream by this translation [m]", 0.0, 10.0),
+    Param("window", 10, "T: frames per CoCoNet window (contract T max 180)", 1, 180),
+    Param("stride", 10, "frames between window starts, at most window (= window: non-overlapping)", 1, 180),
+    Param("object_rotation", "delta", "delta: the engine's rotation is a delta (CARI4D demo use_intermediate); "
+          "abs: absolute (trainer compute_abspose)", choices=("delta", "abs")),
+    Param("crop_scale", 1.1, "HOI crop: max side x this (CARI4D run_horefine.py)", 1.0, 4.0),
+    Param("mask_margin_m", 0.06, "observed masks without segmentation: depth within this of the initial "
+          "estimate [m]", 0.0, 1.0),
+    Param("max_pending_windows", 2, "windows waiting for the engine; beyond, the oldest is dropped (counted)",
+          1, 100),
+    Param("frame_wait_s", 1.0, "a frame waits this long for its humans message [s]", 0.0, 60.0),
+    Param("max_pending_frames", 30, "frames waiting for the per-frame path; beyond, the oldest is dropped",
+          1, 10000),
+    Param("publish_tf", True, "broadcast the refined object and human frames"),
+    Param("publish_markers", True, "publish RViz markers of the refined bodies and objects"),
+    Param("gt_humans_topic", "", "evaluation: ground-truth skeletons (e.g. /ground_truth/humans); empty: off"),
+    Param("gt_objects_topic", "", "evaluation: ground-truth object poses; empty: off"),
+    Param("report_json", "", "evaluation: write the error report here at shutdown; empty: none"),
+)
+SYNC_DEFAULTS = SyncConfig()
+
 
 class CocoNetNode(Node):
     def __init__(self) -> None:
         super().__init__("coconet")
-        p = self.declare_parameter
-        p("model_path", "")                 # CoCoNet ONNX / TensorRT plan; empty: STAND-IN
-        p("engine", "auto")
-        p("smpl_model_path", "")            # user's SMPL .npz (or .pkl with smpl_allow_pickle); empty: synthetic body
-        p("smpl_allow_pickle", False)
-        p("image_topic", "/zed/zed_node/left/image_rect_color")
-        p("depth_topic", "/zed/zed_node/depth/depth_registered")
-        p("camera_info_topic", "/zed/zed_node/left/camera_info")
-        p("humans_topic", "/hoi/humans")
-        p("objects_topic", "/hoi/objects_init")
-        p("object_shapes", ["Box=box:0.40,0.36,0.30", "Bin=cylinder:0.22,0.65"])
-        p("object_name", "")                # only this object; empty: the one nearest the hands
-        p("object_max_distance_m", 1.0)     # hands -> object centre for the nearest-object rule
-        p("object_stamp_tolerance_s", 0.06)
-        p("object_init_noise_deg", 0.0)     # perturb the object stream (a ground-truth stream as initial estimate)
-        p("object_init_noise_m", 0.0)
-        p("window", 10)
-        p("stride", 10)
-        p("object_rotation", "delta")       # delta (CARI4D demo, use_intermediate) | abs (trainer compute_abspose)
-        p("crop_scale", 1.1)
-        p("mask_margin_m", 0.06)
-        p("max_pending_windows", 2)
-        p("frame_wait_s", 1.0)              # a frame waits this long for its humans message
-        p("max_pending_frames", 30)         # frames waiting for the per-frame path; beyond, the oldest is dropped
-        p("publish_tf", True)
-        p("publish_markers", True)
-        p("gt_humans_topic", "")            # evaluation: ground-truth skeletons (e.g. /ground_truth/humans)
-        p("gt_objects_topic", "")           # evaluation: ground-truth object poses
-        p("report_json", "")
+        declare_parameters(self, PARAMETERS)
         gp = self.get_parameter
         window, stride = int(gp("window").value), int(gp("stride").value)
-        if not 1 <= window <= 180 or not 1 <= stride <= window:
-            raise ValueError(f"window must be in [1, 180] (contract T max) and stride in [1, window]; got {window}, {stride}")
+        if stride > window:
+            raise ValueError(f"stride must be in [1, window]; got window {window}, stride {stride}")
         mode = str(gp("object_rotation").value)
-        if mode not in ("delta", "abs"):
-            raise ValueError(f"object_rotation must be 'delta' or 'abs', got {mode!r}")
         self.shapes: dict[str, ObjectShape] = {}
         for entry in gp("object_shapes").value:
             name, sep, spec = str(entry).partition("=")

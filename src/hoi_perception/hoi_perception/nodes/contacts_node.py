@@ -59,6 +59,7 @@ from hoi_perception.ros.contact_msgs import contact_markers, contact_set_msg, gr
 from hoi_perception.ros.conversions import matrix_from_pose, points_from_msgs
 from hoi_perception.ros.diagnostics import OK, WARN, DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.node_main import run_node
+from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos
 from hoi_perception.ros.time import ns_from_stamp
 from hoi_perception.skeleton.bodypose34 import NUM_JOINTS
@@ -67,24 +68,46 @@ _CONFIG_PARAMS = ("hand_contact_m", "probability_scale_m", "hand_surface_offset_
                   "exit_probability", "min_on_frames", "min_off_frames", "body_contact_m", "object_contact_m",
                   "gate_m", "max_gap_s")
 
+_C = ContactConfig()
+PARAMETERS = (
+    Param("humans_topic", "/hoi/humans", "hoi_msgs/HumanPose3DArray topic; each message drives one contact step"),
+    Param("hands_topic", "/hoi/hands", "hoi_msgs/Hand3DArray topic (optional; hands refine the body's hands)"),
+    Param("objects_topic", "/hoi/objects", "hoi_msgs/ObjectPoseArray topic of the objects tested for contact"),
+    Param("hands_from_body_joints", True, "derive a missing hand from the skeleton's hand joints (body-joints)",
+          read_only=False),
+    Param("body_joint_hand_offset_m", 0.02, "skin depth of a hand derived from body joints [m]", 0.0, 0.1),
+    Param("object_meshes", "", "YAML file object_name -> mesh (.npz/.obj), for poses without mesh_resource"),
+    Param("fallback_object_size_m", [0.3, 0.3, 0.3], "box extent [m] used when no mesh is known (box-extent)"),
+    Param("object_max_age_s", 0.5, "objects within this of the humans' stamp are used [s]", 0.0, 60.0),
+    Param("hand_max_age_s", 0.1, "hands within this of the humans' stamp are used [s]", 0.0, 60.0),
+    Param("up_axis", [0.0, 0.0, 0.0], "the frame's vertical for the capsule body; zeros: the body's own "
+          "pelvis->neck"),
+    Param("hand_contact_m", _C.hand_contact_m, "skin-to-surface gap at contact probability 0.5 [m]", 0.0, 0.2),
+    Param("probability_scale_m", _C.probability_scale_m, "logistic width of the contact probability [m]",
+          1e-4, 0.1),
+    Param("hand_surface_offset_m", _C.hand_surface_offset_m, "keypoint-to-skin depth of a Hand3D hand [m]",
+          0.0, 0.1),
+    Param("enter_probability", _C.enter_probability, "hysteresis: contact on at or above this (min_on_frames)",
+          0.0, 1.0),
+    Param("exit_probability", _C.exit_probability, "hysteresis: contact off at or below this (min_off_frames); "
+          "must be below enter_probability", 0.0, 1.0),
+    Param("min_on_frames", _C.min_on_frames, "frames at or above enter_probability before contact starts",
+          1, 1000),
+    Param("min_off_frames", _C.min_off_frames, "frames at or below exit_probability before contact ends",
+          1, 1000),
+    Param("body_contact_m", _C.body_contact_m, "body vertex / joint gap counted as contact [m]", 0.0, 0.2),
+    Param("object_contact_m", _C.object_contact_m, "object points within this of a contacting skin [m]",
+          0.0, 0.2),
+    Param("gate_m", _C.gate_m, "objects farther than this beyond their extent are not tested [m]", 0.0, 10.0),
+    Param("max_gap_s", _C.max_gap_s, "an idle human/object pair is forgotten after this long unseen [s]",
+          0.0, 3600.0),
+)
+
 
 class ContactsNode(Node):
     def __init__(self) -> None:
         super().__init__("contacts")
-        p = self.declare_parameter
-        p("humans_topic", "/hoi/humans")
-        p("hands_topic", "/hoi/hands")
-        p("objects_topic", "/hoi/objects")
-        p("hands_from_body_joints", True)
-        p("body_joint_hand_offset_m", 0.02)
-        p("object_meshes", "")
-        p("fallback_object_size_m", [0.3, 0.3, 0.3])
-        p("object_max_age_s", 0.5)
-        p("hand_max_age_s", 0.1)
-        p("up_axis", [0.0, 0.0, 0.0])  # the frame's vertical for the capsule body; zeros = the body's own
-        defaults = ContactConfig()
-        for name in _CONFIG_PARAMS:
-            p(name, getattr(defaults, name))
+        declare_parameters(self, PARAMETERS)
         kw = {n: self.get_parameter(n).value for n in _CONFIG_PARAMS}
         kw["min_on_frames"], kw["min_off_frames"] = int(kw["min_on_frames"]), int(kw["min_off_frames"])
         self.config = ContactConfig(**{k: (float(v) if not k.startswith("min_") else v) for k, v in kw.items()})

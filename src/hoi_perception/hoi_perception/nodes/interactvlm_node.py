@@ -38,33 +38,40 @@ from hoi_msgs.msg import ContactSet, ContactSetArray, HumanPose3DArray, ObjectPo
 from hoi_perception.contacts.body_mesh import BODY_MODEL_NAME, capsule_body_from_joints
 from hoi_perception.contacts.hands import LEFT, RIGHT, hand_from_body_joints
 from hoi_perception.contacts.surfaces import load_mesh, resolve_mesh_uri
+from hoi_perception.engine.factory import BACKENDS
 from hoi_perception.interactvlm.body_models import load_body_model
 from hoi_perception.interactvlm.pipeline import EmbeddingTable, ProximityPainterStandIn, RenderLocalizeLift
 from hoi_perception.ros.conversions import matrix_from_pose, points_from_msgs, points_to_msgs
 from hoi_perception.ros.diagnostics import OK, WARN, DiagnosticsPublisher
 from hoi_perception.ros.node_main import run_node
+from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.qos import reliable_qos
 from hoi_perception.ros.time import ns_from_stamp
 from hoi_perception.skeleton.bodypose34 import NUM_JOINTS
 
 PROXIMITY_M = 0.02  # stand-in contact distance (the scene's contact_distance_m)
 
+PARAMETERS = (
+    Param("humans_topic", "/hoi/humans", "hoi_msgs/HumanPose3DArray topic of the humans"),
+    Param("objects_topic", "/hoi/objects", "hoi_msgs/ObjectPoseArray topic of the objects"),
+    Param("model_path", "", "MV-Loc ONNX model or TensorRT plan; empty: the STAND-IN proximity painter"),
+    Param("engine", "auto", "engine backend for model_path", choices=BACKENDS),
+    Param("embeddings_path", "", ".npz of <label>__hcon / <label>__ocon (256-d) from the VLM; empty: zeros"),
+    Param("body_model_path", "", "SMPL/SMPL-X .npz (licensed, user-supplied); empty: the capsule body"),
+    Param("allow_pickle_body_model", False, "a .pkl body model is read only when true (unpickling runs code)"),
+    Param("object_meshes", "", "YAML file object_name -> mesh (.npz/.obj), for poses without mesh_resource"),
+    Param("keyframe_period_s", 2.0, "seconds between keyframes; 0: only on request (std_msgs/Empty on ~/request)",
+          0.0, 3600.0),
+    Param("max_object_distance_m", 0.5, "objects farther than this from the body are not localized [m]",
+          0.0, 10.0),
+    Param("up_axis", [0.0, 0.0, 0.0], "the frame's vertical for the capsule body; zeros: the body's own"),
+)
+
 
 class InteractVlmNode(Node):
     def __init__(self) -> None:
         super().__init__("interactvlm")
-        p = self.declare_parameter
-        p("humans_topic", "/hoi/humans")
-        p("objects_topic", "/hoi/objects")
-        p("model_path", "")
-        p("engine", "auto")
-        p("embeddings_path", "")
-        p("body_model_path", "")
-        p("allow_pickle_body_model", False)
-        p("object_meshes", "")
-        p("keyframe_period_s", 2.0)
-        p("max_object_distance_m", 0.5)
-        p("up_axis", [0.0, 0.0, 0.0])
+        declare_parameters(self, PARAMETERS)
         period = float(self.get_parameter("keyframe_period_s").value)
         if not 0.0 <= period <= 3600.0:
             raise ValueError("keyframe_period_s must be in [0, 3600] (0 = only on request)")

@@ -52,12 +52,15 @@ from hoi_msgs.msg import (
     Point2D,
     TrackedObject3DArray,
 )
+from hoi_perception.engine.factory import BACKENDS
 from hoi_perception.geometry.tf_buffer import TfBuffer, add_transform, lookup_or_none
 from hoi_perception.imaging.encodings import ImageConversionError, numpy_to_image
 from hoi_perception.imaging.rgbd import RgbdIngest
+from hoi_perception.objects.detector import DETECTORS
 from hoi_perception.ros.conversions import pose_from_matrix, vector3
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.node_main import run_node
+from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import TransformBroadcaster, transform_stamped
@@ -73,6 +76,56 @@ RANGES: dict[str, tuple[float, float]] = {
     "min_object_points": (5, 100000), "max_object_points": (100, 1000000),
     "num_threads": (1, 64), "max_people": (0, 32), "min_registration_inliers": (0.0, 1.0),
 }
+
+
+def _r(name: str) -> tuple[float, float]:
+    return RANGES[name]
+
+
+PARAMETERS = (
+    Param("image_topic", "/zed/zed_node/left/image_rect_color", "RGB(A)/BGR(A) image topic of this camera"),
+    Param("depth_topic", "/zed/zed_node/depth/depth_registered", "depth image topic registered to the image (m)"),
+    Param("camera_info_topic", "/zed/zed_node/left/camera_info", "sensor_msgs/CameraInfo of the image"),
+    Param("people_source", "blazepose", "where people come from: BlazePose run here, body_pose's "
+          "HumanPose3DArray topic, or none", choices=PEOPLE_SOURCES),
+    Param("humans_topic", "/hoi/humans", "people_source topic: HumanPose3DArray with the image's stamp"),
+    Param("humans_tolerance_s", 0.02, "people_source topic: stamp tolerance to the image [s]",
+          *_r("humans_tolerance_s"), read_only=False),
+    Param("humans_wait_s", 0.0, "people_source topic: hold a frame this long (wall clock) for its humans; "
+          "0: no wait", *_r("humans_wait_s")),
+    Param("max_waiting_frames", 8, "frames held for their humans at most (the oldest goes on without)",
+          *_r("max_waiting_frames")),
+    Param("tracks_topic", "", "Sparse4D TrackedObject3DArray (world frame) whose ids objects reuse; empty: off"),
+    Param("world_frame", "world", "/tf_static world -> optical frame gives gravity and the tracking frame",
+          read_only=False),
+    Param("detector", "ssd_oidv4", "object detector: ssd_oidv4 (CPU default) or yolov3_tiny (engine layer)",
+          choices=DETECTORS),
+    Param("detector_backend", "onnxruntime:cpu", "yolov3_tiny only: engine backend (auto on a GPU)",
+          choices=BACKENDS),
+    Param("objects_model_dir", "", "object detector model folder; empty: paths.models_dir('objects')"),
+    Param("hands_model_dir", "", "hand landmark model folder; empty: paths.models_dir('hands')"),
+    Param("blazepose_model_dir", "", "BlazePose model folder; empty: paths.models_dir('blazepose')"),
+    Param("mesh_config", "", "YAML {class: {mesh: file, scale: s}}: mesh registration for those classes"),
+    Param("registration_backend", "small_gicp", "mesh registration library (open3d if installed)",
+          choices=("small_gicp", "open3d")),
+    Param("min_registration_inliers", 0.5, "inlier fraction below which the OBB pose is published instead",
+          *_r("min_registration_inliers")),
+    Param("min_detection_score", 0.4, "object detections below this score are dropped", *_r("min_detection_score")),
+    Param("min_hand_presence", 0.5, "hands below this presence score are dropped", *_r("min_hand_presence")),
+    Param("enable_hands", True, "estimate hands (MediaPipe hand landmarks)"),
+    Param("max_people", 4, "people_source blazepose: most people per frame (0: no people)", *_r("max_people")),
+    Param("min_object_points", 30, "fewer depth points in a box: no pose (counted)", *_r("min_object_points")),
+    Param("max_object_points", 6000, "pixels back-projected per box (strided)", *_r("max_object_points")),
+    Param("track_gate_m", 0.5, "object track association gate [m]", *_r("track_gate_m")),
+    Param("track_max_missed_s", 1.5, "occlusion tolerance of an object track [s]", *_r("track_max_missed_s")),
+    Param("track_min_hits", 2, "detections before an object track id is published", *_r("track_min_hits")),
+    Param("num_threads", 2, "CPU threads of each model", *_r("num_threads")),
+    Param("max_rate_hz", 0.0, "most frames processed per second; 0: every synchronized frame",
+          *_r("max_rate_hz")),
+    Param("publish_tf", True, "broadcast object_<id> and human_<id>_left_hand / _right_hand frames"),
+    Param("publish_annotated", True, "publish ~/annotated (built only while someone subscribes)"),
+)
+SYNC_DEFAULTS = SyncConfig()
 SIDE_NAMES = ("left_hand", "right_hand")
 
 
@@ -101,45 +154,8 @@ def hand_frame(kp: np.ndarray) -> np.ndarray | None:
 class ObjectsHandsNode(Node):
     def __init__(self) -> None:
         super().__init__("objects_hands")
-        p = self.declare_parameter
-        p("image_topic", "/zed/zed_node/left/image_rect_color")
-        p("depth_topic", "/zed/zed_node/depth/depth_registered")
-        p("camera_info_topic", "/zed/zed_node/left/camera_info")
-        p("people_source", "blazepose")
-        p("humans_topic", "/hoi/humans")
-        p("humans_tolerance_s", 0.02)
-        p("humans_wait_s", 0.0)  # people_source topic: hold a frame this long for its humans (0: no wait)
-        p("max_waiting_frames", 8)  # frames held for their humans at most (the oldest goes on without)
-        p("tracks_topic", "")  # Sparse4D TrackedObject3DArray (world frame) for id reuse; "" = off
-        p("world_frame", "world")
-        p("detector", "ssd_oidv4")
-        p("detector_backend", "onnxruntime:cpu")  # yolov3_tiny: engine backend ("auto" on a GPU)
-        p("objects_model_dir", "")
-        p("hands_model_dir", "")
-        p("blazepose_model_dir", "")
-        p("mesh_config", "")  # YAML {class: {mesh: path, scale: s}}
-        p("registration_backend", "small_gicp")
-        p("min_registration_inliers", 0.5)
-        p("min_detection_score", 0.4)
-        p("min_hand_presence", 0.5)
-        p("enable_hands", True)
-        p("max_people", 4)
-        p("min_object_points", 30)
-        p("max_object_points", 6000)
-        p("track_gate_m", 0.5)
-        p("track_max_missed_s", 1.5)
-        p("track_min_hits", 2)
-        p("num_threads", 2)
-        p("max_rate_hz", 0.0)
-        p("publish_tf", True)
-        p("publish_annotated", True)
-        for name, (lo, hi) in RANGES.items():
-            v = self.get_parameter(name).value
-            if not isinstance(v, (int, float)) or not lo <= float(v) <= hi:
-                raise ValueError(f"parameter '{name}' must be in [{lo}, {hi}], got {v!r}")
+        declare_parameters(self, PARAMETERS)
         self.people_source = str(self.get_parameter("people_source").value)
-        if self.people_source not in PEOPLE_SOURCES:
-            raise ValueError(f"parameter 'people_source' must be one of {PEOPLE_SOURCES}, got {self.people_source!r}")
         self.pipeline, self.bodypose = self._make_pipeline()
         self.static_tf = TfBuffer()
         self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
