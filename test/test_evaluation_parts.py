@@ -137,7 +137,7 @@ def test_graph_launch_is_ros2_yaml_and_parses_with_hoi_launch() -> None:
         (kind, body), = entry.items()
         assert kind in ("arg", "node")
         if kind == "arg":
-            assert set(body) <= {"name", "default", "description"} and isinstance(body["default"], str)
+            assert set(body) <= {"name", "default", "description", "choice"} and isinstance(body["default"], str)
             args[body["name"]] = body["default"]
         else:
             assert set(body) <= NODE_KEYS, set(body) - NODE_KEYS
