@@ -71,6 +71,10 @@ def declare_parameters(node: Node, params: Sequence[Param], prefix: str = "") ->
             raise ValueError(f"parameter '{name}': {exc}; it takes {_accepts(p)}") from None
         except TypeError as exc:  # rclpy: a value of another type than the default's
             raise ValueError(f"parameter '{name}': {exc}") from None
+        if value is None and p.default is not None:
+            # e.g. cameras:=[]: an empty list has no element type, so rclpy leaves the parameter unset
+            raise ValueError(f"parameter '{name}' has no value (an empty list is not accepted); it takes "
+                             f"{_accepts(p)}")
         if p.choices and value not in p.choices:
             raise ValueError(f"parameter '{name}' must be one of {', '.join(p.choices)}, got {value!r}")
         values[p.name] = value

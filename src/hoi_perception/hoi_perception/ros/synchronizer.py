@@ -113,11 +113,15 @@ class TopicSynchronizer:
         *,
         qos: QoSProfile | None = None,
         callback_group: CallbackGroup | None = None,
+        admit: Callable[[int, Any], bool] | None = None,
     ) -> None:
         if not topics:
             raise ValueError("TopicSynchronizer needs at least one topic")
         self.config = config if config is not None else SyncConfig()
         self._node = node
+        # admit(stream, msg) -> False keeps a message out of the queues (a 0x0 or
+        # oversized image is rejected from its header before it is held or converted)
+        self._admit = admit
         self._callback = callback
         self._sync = self.config.synchronizer(len(topics))
         self._lock = threading.Lock()
@@ -172,6 +176,8 @@ class TopicSynchronizer:
         clock = self._node.get_clock()
 
         def handler(msg: Any) -> None:
+            if self._admit is not None and not self._admit(index, msg):
+                return
             stamp = header_ns(msg) if has_header else clock.now().nanoseconds
             self.on_message(index, stamp, msg)
 
