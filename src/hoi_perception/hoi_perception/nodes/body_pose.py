@@ -159,7 +159,8 @@ class BodyPoseNode(Node):
         # camera_info is not a synchronized stream (one lost info sample would cost a frame): kept by stamp,
         # each frame takes the one whose stamp matches, else the newest not newer than the frame.
         info_topic = str(self.get_parameter("camera_info_topic").value)
-        info_qos = reliable_qos(1) if sync_cfg.qos_reliability == "reliable" else sensor_data_qos(1)
+        # depth 5: camera_info comes with every frame; a busy node must not lose a changed one
+        info_qos = reliable_qos(5) if sync_cfg.qos_reliability == "reliable" else sensor_data_qos(5)
         self.create_subscription(CameraInfo, info_topic, self.on_camera_info, info_qos)
         self.info_topic = info_topic
         self.missing_info = 0
@@ -211,9 +212,9 @@ class BodyPoseNode(Node):
         st = self.sync.stats()
         out = {r: n for r, n in self.faults.dropped.items() if n}
         out.update({f"sync.{r}": sum(c) for r, c in st.dropped.items() if sum(c)})
-        lost = sum(self.sync.lost_messages)
-        if lost:
-            out["dds_lost"] = lost
+        not_taken = sum(self.sync.not_taken)  # publisher sequence gaps: overwritten while busy, or lost
+        if not_taken:
+            out["busy"] = not_taken
         return out
 
     def admit_image(self, stream: int, msg: Image) -> bool:
@@ -302,8 +303,10 @@ class BodyPoseNode(Node):
         verdict = self.guard.admit_frame(s.stamp_ns)
         if verdict.time_jump:
             self.tracker.reset()
-        if verdict.log:
-            (self.get_logger().warning if verdict.time_jump else self.get_logger().info)(verdict.log)
+        if verdict.time_jump:
+            self.get_logger().warning(verdict.log)
+        elif verdict.log:
+            self.get_logger().info(verdict.log)
         if not verdict.process:
             self.input_monitor.drop("rate_limit")
             return

@@ -546,9 +546,9 @@ class Sparse4DNode(Node):
                                                      "missing_camera_info", "no_extrinsics")
                if self.counters.get(r, 0)}
         out.update({f"sync.{r}": sum(c) for r, c in self.sync.stats().dropped.items() if sum(c)})
-        lost = sum(self.sync.lost_messages)
-        if lost:
-            out["dds_lost"] = lost
+        not_taken = sum(self.sync.not_taken)  # publisher sequence gaps: overwritten while busy, or lost
+        if not_taken:
+            out["busy"] = not_taken
         return out
 
     def _latency_status(self) -> tuple[bytes, str, dict[str, object]]:
