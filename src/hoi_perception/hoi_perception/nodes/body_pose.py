@@ -41,7 +41,7 @@ from hoi_perception.ros.conversions import box3d_from_msg, human_pose_msg
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.markers import skeleton_markers
 from hoi_perception.ros.node_main import run_node
-from hoi_perception.ros.parameters import Param, declare_parameters
+from hoi_perception.ros.parameters import Param, check_topic_name, declare_parameters
 from hoi_perception.ros.qos import reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import TfListener, TransformBroadcaster, transform_stamped
@@ -120,6 +120,9 @@ class BodyPoseNode(Node):
         declare_parameters(self, PARAMETERS)
         SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
         self.report_path = str(self.get_parameter("report_path").value)
+        for topic_param in ("image_topic", "depth_topic", "camera_info_topic", "tracks_topic", "detections_topic"):
+            if self.get_parameter(topic_param).value:
+                check_topic_name(self, topic_param, str(self.get_parameter(topic_param).value))
         self.min_score = float(self.get_parameter("min_score").value)
         self.min_conf = float(self.get_parameter("min_joint_confidence").value)
         rate = float(self.get_parameter("max_rate_hz").value)

@@ -58,7 +58,7 @@ from hoi_perception.ros.conversions import (
 from hoi_perception.ros.diagnostics import ERROR, OK, STALE, WARN, DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.markers import track_markers
 from hoi_perception.ros.node_main import run_node
-from hoi_perception.ros.parameters import Param, declare_parameters
+from hoi_perception.ros.parameters import Param, check_topic_name, declare_parameters
 from hoi_perception.ros.qos import reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import TfListener, TransformBroadcaster, transform_stamped
@@ -190,6 +190,8 @@ class Sparse4DNode(Node):
         self.image_reliability = str(v["image_reliability"])
         self.max_image_pixels = int(v["max_image_pixels"])
         self._validate(origin, num_threads, standin_dropout, standin_pos_sigma, report_period)
+        # every parameter is checked before the first log line, so a bad one is the only line
+        sync_cfg = SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
         self.standin = not self.model_path
 
         log = self.get_logger()
@@ -199,8 +201,6 @@ class Sparse4DNode(Node):
                 "STAND-IN: model_path is empty, so this node runs the noisy-ground-truth stand-in "
                 f"('stand-in:noisy-ground-truth') fed from {self.gt_topic}, not a Sparse4D network (no TAO "
                 "weights are available here); every track it publishes says so in its source")
-        else:
-            log.info(f"Sparse4D engine from {self.model_path} (backend {self.backend})")
 
         self.tracker_params = Sparse4DParams(
             score_threshold=self.score_threshold,
@@ -222,6 +222,7 @@ class Sparse4DNode(Node):
                 raise ValueError(f"model_path {path} does not exist")
             self.contract = load_contract("sparse4d")
             self.engine = create_engine(str(path), self.contract, backend=self.backend)
+            log.info(f"Sparse4D engine from {self.model_path} (backend {self.backend})")
         self.source = str(getattr(self.engine, "backend_name", "unknown"))
 
         # state
@@ -260,7 +261,6 @@ class Sparse4DNode(Node):
             else None
         self.tf_broadcaster = TransformBroadcaster(self) if self.publish_tf else None
 
-        sync_cfg = SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
         depth = max(1, int(sync_cfg.qos_depth))
         image_qos = reliable_qos(depth) if self.image_reliability == "reliable" else sensor_data_qos(depth)
         for cam in self.cameras:
@@ -314,9 +314,14 @@ class Sparse4DNode(Node):
             raise ValueError("report_period_s must be >= 0")
         if self.image_reliability not in ("best_effort", "reliable"):
             raise ValueError(f"image_reliability must be best_effort or reliable, got {self.image_reliability!r}")
-        for fmt in (self.image_topic_fmt, self.info_topic_fmt):
+        for param, fmt in (("image_topic", self.image_topic_fmt), ("camera_info_topic", self.info_topic_fmt)):
             if "{camera}" not in fmt:
                 raise ValueError(f"topic pattern {fmt!r} must contain '{{camera}}'")
+            for cam in self.cameras:
+                check_topic_name(self, param, fmt.format(camera=cam))
+        for param, topic in (("tracks_topic", self.tracks_topic), ("markers_topic", self.markers_topic),
+                             ("standin_gt_topic", self.gt_topic)):
+            check_topic_name(self, param, topic)
 
     def _load_calibration(self, path: str) -> None:
         from hoi_perception.mtmc import read_calibration

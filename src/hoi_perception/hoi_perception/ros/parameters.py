@@ -81,6 +81,20 @@ def declare_parameters(node: Node, params: Sequence[Param], prefix: str = "") ->
     return values
 
 
+def check_topic_name(node: Node, parameter: str, topic: str) -> str:
+    """The fully resolved topic name, or ValueError naming the parameter and why the name is invalid
+    (so a bad name is one line and exit 2 before anything is built)."""
+    from rclpy.validate_full_topic_name import validate_full_topic_name
+
+    try:
+        resolved = node.resolve_topic_name(topic)
+        validate_full_topic_name(resolved)
+    except Exception as exc:  # RCLError from rcl's expansion, InvalidTopicNameException from validation
+        why = str(exc).split(", at /")[0].removeprefix("failed to resolve name: ")
+        raise ValueError(f"parameter '{parameter}': invalid topic name {topic!r}: {' '.join(why.split())}") from None
+    return resolved
+
+
 def _accepts(p: Param) -> str:
     if p.choices:
         return "one of " + ", ".join(p.choices)
