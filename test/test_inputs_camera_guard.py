@@ -107,9 +107,13 @@ def test_gate_says_which_camera_lacks_what() -> None:
     gate.set_intrinsics("a", Intrinsics(k, 640, 480, "a_optical"))
     gate.set_intrinsics("b", Intrinsics(k, 640, 480, "b_optical"))
     gate.rejected_info["c"] = "intrinsics of c contain NaN or inf"
+    gate.set_intrinsics("d", Intrinsics(k, 640, 480, "d_optical"))
+    gate.cameras.append("d")
+    gate.refused_transforms["d_optical"] = "/tf_static: transform world -> d_optical refused: non-finite rotation"
     lacking = gate.lacking(S)
-    assert set(lacking) == {"b", "c"}
-    assert "no transform world -> b_optical" in lacking["b"]
+    assert set(lacking) == {"b", "c", "d"}
+    assert "refused: /tf_static" in lacking["d"]
+    assert "the transform world -> b_optical" in lacking["b"]
     assert "refused" in lacking["c"] and "NaN" in lacking["c"]
     cams, problem = gate.cameras_at(S)
     assert cams is None and "b lacks" in problem[1] and "c lacks" in problem[1]

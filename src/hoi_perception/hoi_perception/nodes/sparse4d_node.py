@@ -134,6 +134,10 @@ PARAMETERS = (
 SYNC_DEFAULTS = SyncConfig(queue_size=10, qos_depth=5, max_interval_s=0.05, age_penalty=0.1,
                            stream_policy="partial", stream_timeout_s=0.5, reset_threshold_s=1.0)
 
+# input rates count arrivals of the last 2 s once a stream pauses, and turn STALE after 3 s of silence
+INPUT_HORIZON_S = 2.0
+INPUT_STALE_S = 3.0
+
 # ------------------------------------------------------------------ latency bookkeeping
 
 
@@ -237,14 +241,16 @@ class Sparse4DNode(Node):
         self.reset_log: list[tuple[int, str]] = []
         self.track_ids: set[int] = set()
         self.latency = LatencyStats()
-        self.input_rate = RateMonitor()
+        # a stopped stream reads 0 Hz within INPUT_HORIZON_S and STALE after INPUT_STALE_S
+        self.input_rate = RateMonitor(horizon_s=INPUT_HORIZON_S, stale_after_s=INPUT_STALE_S)
         self.output_rate = RateMonitor()
         self._last_gt_ns: int | None = None
         self._last_set_ns: int | None = None
         # every refused input and dropped set counted by reason, logged first then every 10 s
         self.faults = FaultLedger()
         self.watch = StreamWatch(self.cameras, float(v["camera_stopped_after_s"]))
-        self.camera_rates = {c: RateMonitor() for c in self.cameras}
+        self.camera_rates = {c: RateMonitor(horizon_s=INPUT_HORIZON_S, stale_after_s=INPUT_STALE_S)
+                             for c in self.cameras}
 
         if self.calibration_path:
             self._load_calibration(self.calibration_path)
@@ -252,6 +258,7 @@ class Sparse4DNode(Node):
         # (a transform arriving late releases the sets waiting for it)
         self.tf_listener = TfListener(self, on_update=self._flush_pending)
         self.gate = CalibrationGate(self.cameras, self.world_frame, self.tf_listener.buffer, self.calibration)
+        self.gate.refused_transforms = self.tf_listener.refused  # shared: refusals name what a camera lacks
         self.queue = SetQueue(self.gate, self.max_pending,
                               NearestStampBuffer(self.gt_tolerance_ns, maxlen=64) if self.standin else None)
 
@@ -359,7 +366,12 @@ class Sparse4DNode(Node):
         return True
 
     def _check_streams(self) -> None:
-        for ch in self.watch.check():
+        changes = self.watch.check()
+        if changes and all(ch.stopped for ch in changes) and len(self.watch.stopped) == len(self.cameras):
+            self.get_logger().warning(f"all cameras stopped: no image for {max(c.silent_s for c in changes):.1f} s "
+                                      f"({', '.join(c.name for c in changes)} just now)")
+            return
+        for ch in changes:
             others = [c for c in self.cameras if c != ch.name and c not in self.watch.stopped
                       and self.watch.silent_s(c) is not None]
             if ch.stopped:

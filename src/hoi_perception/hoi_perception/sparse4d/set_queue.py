@@ -62,6 +62,8 @@ class CalibrationGate:
         self.intrinsics: dict[str, Intrinsics] = {}
         # camera -> why its last camera_info was refused (NaN cx, ...), so "lacks camera_info" can say why
         self.rejected_info: dict[str, str] = {}
+        # optical frame -> why its transform was refused (the TF listener's record), same purpose
+        self.refused_transforms: dict[str, str] = {}
 
     def set_intrinsics(self, camera: str, intr: Intrinsics) -> bool:
         """Store; True when it changed a camera already known (the tracker must be rebuilt)."""
@@ -91,13 +93,15 @@ class CalibrationGate:
             intr = self.intrinsics.get(c)
             if intr is None:
                 why = self.rejected_info.get(c)
-                lacking[c] = "no valid camera_info" + (f" (the last one was refused: {why})" if why else
-                                                        " (none received)")
+                lacking[c] = "a valid camera_info" + (f" (the last one was refused: {why})" if why else
+                                                       " (none received)")
                 continue
             try:
                 world_from_cam = self.tf.lookup(self.world_frame, intr.frame_id, stamp_ns)
             except TfError as e:
-                lacking[c] = f"no transform {self.world_frame} -> {intr.frame_id} ({e})"
+                refused = self.refused_transforms.get(intr.frame_id)
+                lacking[c] = f"the transform {self.world_frame} -> {intr.frame_id} (" + (
+                    f"refused: {refused}" if refused else str(e)) + ")"
                 continue
             cams.append(PinholeCamera(c, intr.width, intr.height, intr.k, world_from_cam))
         return cams, lacking
