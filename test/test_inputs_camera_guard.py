@@ -117,3 +117,15 @@ def test_gate_says_which_camera_lacks_what() -> None:
     assert "refused" in lacking["c"] and "NaN" in lacking["c"]
     cams, problem = gate.cameras_at(S)
     assert cams is None and "b lacks" in problem[1] and "c lacks" in problem[1]
+
+
+def test_sequence_gaps_count_messages_never_taken_per_publisher() -> None:
+    from hoi_perception.inputs.sequence_gaps import SequenceGapCounter
+
+    c = SequenceGapCounter()
+    assert c.update(b"a", 1) == 0 and c.update(b"a", 2) == 0
+    assert c.update(b"a", 6) == 3  # 3, 4, 5 overwritten in the subscription history
+    assert c.update(b"b", 40) == 0  # another publisher: its own baseline
+    assert c.update(b"a", 7) == 0 and c.update(b"b", 42) == 1
+    assert c.update(b"a", 1) == 0  # publisher restarted: new baseline, nothing counted
+    assert c.update(b"a", None) == 0 and c.lost == 4
