@@ -26,7 +26,7 @@ from rclpy.qos import QoSProfile
 from tf2_msgs.msg import TFMessage
 
 from hoi_perception.geometry.rotations import matrix_to_quat
-from hoi_perception.geometry.tf_buffer import InvalidTransform, TfBuffer
+from hoi_perception.geometry.tf_buffer import InvalidTransform, TfBuffer, TfError
 from hoi_perception.ros.qos import TF_QOS, TF_STATIC_LISTENER_QOS, TF_STATIC_QOS
 from hoi_perception.ros.time import ns_from_stamp, stamp_from_ns
 
@@ -143,3 +143,21 @@ class TfListener:
                                                throttle_duration_sec=2.0)
         if self.on_update is not None:
             self.on_update()
+
+
+class StaticTransforms:
+    """/tf_static transforms for nodes that only need the static tree (objects_hands): ``add`` a
+    TransformStamped (raises InvalidTransform, a ValueError, for NaN rotations and the like), ``lookup``
+    target_from_source or None when the chain is not known."""
+
+    def __init__(self) -> None:
+        self.buffer = TfBuffer()
+
+    def add(self, t: TransformStamped) -> None:
+        add_transform_msg(self.buffer, t, static=True)
+
+    def lookup(self, target: str, source: str) -> np.ndarray | None:
+        try:
+            return self.buffer.lookup(target, source)
+        except TfError:
+            return None
