@@ -52,6 +52,11 @@ class HumanTracker:
     def __post_init__(self) -> None:
         self._next_id = self.first_id
 
+    def reset(self) -> None:
+        """Forget every track (stamps jumped back: ages would be meaningless). Ids keep counting up, so no
+        id of before the reset is given to someone else after it."""
+        self.tracks.clear()
+
     def _new_id(self) -> int:
         while self._next_id in self.tracks:
             self._next_id += 1

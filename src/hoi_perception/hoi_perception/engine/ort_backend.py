@@ -59,6 +59,10 @@ def resolve_providers(requested: Sequence[str] | str | None, available: Sequence
     return chosen
 
 
+
+# onnxruntime's exception types (onnxruntime_pybind11_state) for a file that is not a valid model
+_NOT_A_MODEL = ("InvalidProtobuf", "InvalidGraph", "NoModel", "NoSuchFile", "InvalidArgument")
+
 class OrtDeviceTensor(DeviceTensor):
     """An OrtValue on the GPU (keeps IO-bound tensors device-resident between stages)."""
 
@@ -119,7 +123,13 @@ class OnnxRuntimeEngine(Engine):
         so.log_severity_level = 3  # warnings from providers that fall back are noise here
         if intra_op_threads:
             so.intra_op_num_threads = intra_op_threads
-        self.session = ort.InferenceSession(str(model_path), sess_options=so, providers=provider_cfg)
+        try:
+            self.session = ort.InferenceSession(str(model_path), sess_options=so, providers=provider_cfg)
+        except Exception as e:
+            # a file that is no ONNX model (or a broken one) is a user error, not a crash: one line, exit 2
+            if type(e).__name__ in _NOT_A_MODEL:
+                raise ValueError(f"{model_path} is not a loadable ONNX model: {str(e).splitlines()[0]}") from None
+            raise
         active = self.session.get_providers()
         self.backend_name = f"onnxruntime:{active[0]}"
         self.device = "cuda" if active[0] in _GPU_PROVIDERS else "cpu"

@@ -34,12 +34,14 @@ from hoi_perception.bodypose.types import PersonBox
 from hoi_perception.geometry.tf_buffer import TfError
 from hoi_perception.imaging.encodings import ImageConversionError, numpy_to_image
 from hoi_perception.imaging.rgbd import CameraIngest, RgbdIngest
+from hoi_perception.inputs.camera_guard import CameraInputGuard
+from hoi_perception.inputs.checks import DEFAULT_MAX_PIXELS
 from hoi_perception.render.skeleton import draw_banner, draw_pose
 from hoi_perception.ros.conversions import box3d_from_msg, human_pose_msg
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.markers import skeleton_markers
 from hoi_perception.ros.node_main import run_node
-from hoi_perception.ros.parameters import Param, declare_parameters
+from hoi_perception.ros.parameters import Param, check_topic_name, declare_parameters
 from hoi_perception.ros.qos import reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import TfListener, TransformBroadcaster, transform_stamped
@@ -88,6 +90,8 @@ PARAMETERS = (
           "image stamp)", read_only=False),
     Param("detections_topic", "/detections", "box_source external: hoi_msgs/Detection2DArray"),
     Param("report_path", "", "write the summary (frames, people, latency, counters) as JSON here at shutdown"),
+    Param("max_image_pixels", DEFAULT_MAX_PIXELS, "images with more pixels (width x height) are rejected from "
+          "their header, before any conversion (0: no limit)", 0, 2**31 - 1),
     Param("box_match_tolerance_s", 0.05, "external boxes / tracks are used only this close to the image stamp, "
           "seconds", 0.0, 10.0),
 )
@@ -122,10 +126,17 @@ class BodyPoseNode(Node):
         declare_parameters(self, PARAMETERS)
         SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
         self.report_path = str(self.get_parameter("report_path").value)
+        for topic_param in ("image_topic", "depth_topic", "camera_info_topic", "tracks_topic", "detections_topic"):
+            if self.get_parameter(topic_param).value:
+                check_topic_name(self, topic_param, str(self.get_parameter(topic_param).value))
         self.min_score = float(self.get_parameter("min_score").value)
         self.min_conf = float(self.get_parameter("min_joint_confidence").value)
         rate = float(self.get_parameter("max_rate_hz").value)
-        self.min_period_ns = int(1e9 / rate) if rate > 0 else 0
+        # admitted images, camera_info by stamp, rate limit and time jumps (core: inputs/camera_guard.py)
+        self.guard: CameraInputGuard[CameraInfo] = CameraInputGuard(
+            max_pixels=int(self.get_parameter("max_image_pixels").value),
+            min_period_ns=int(1e9 / rate) if rate > 0 else 0)
+        self.faults = self.guard.ledger
         self.pipeline = make_pipeline(self)
         self.estimator, self.box_source = self.pipeline.estimator, self.pipeline.box_source
         self.box_source_name = self.pipeline.box_source_name
@@ -153,13 +164,14 @@ class BodyPoseNode(Node):
         if self.use_depth:
             topics.append((Image, self.get_parameter("depth_topic").value))
         sync_cfg = SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
-        self.sync = TopicSynchronizer(self, topics, self.on_set, sync_cfg)
-        # Intrinsics are static: keep the latest CameraInfo rather than making it
-        # a synchronized stream, where one lost info sample would cost a frame.
-        self.camera_info: CameraInfo | None = None
+        self.sync = TopicSynchronizer(self, topics, self.on_set, sync_cfg, admit=self.admit_image)
+        # camera_info is not a synchronized stream (one lost info sample would cost a frame): kept by stamp,
+        # each frame takes the one whose stamp matches, else the newest not newer than the frame.
         info_topic = str(self.get_parameter("camera_info_topic").value)
-        info_qos = reliable_qos(1) if sync_cfg.qos_reliability == "reliable" else sensor_data_qos(1)
+        # depth 5: camera_info comes with every frame; a busy node must not lose a changed one
+        info_qos = reliable_qos(5) if sync_cfg.qos_reliability == "reliable" else sensor_data_qos(5)
         self.create_subscription(CameraInfo, info_topic, self.on_camera_info, info_qos)
+        self.info_topic = info_topic
         self.missing_info = 0
         self._waiting_for_info: deque[SyncedSet] = deque(maxlen=10)
         topics.append((CameraInfo, info_topic))
@@ -172,13 +184,11 @@ class BodyPoseNode(Node):
         self.input_monitor = RateMonitor()
         self.output_monitor = RateMonitor()
         self.bad_input = 0
-        self.skipped_rate = 0
         self.frames = 0
         self.people = 0
         self.track_ids: set[int] = set()
         self.depth_frames = 0
         self.latency_ms: list[float] = []
-        self.last_processed_ns = 0
         self.source = getattr(self.estimator, "backend_name", self.get_parameter("backend").value)
         self.diag = DiagnosticsPublisher(self)
         self.diag.add("input", self.input_monitor.status)
@@ -192,20 +202,51 @@ class BodyPoseNode(Node):
         from hoi_perception.ros.diagnostics import OK, WARN
 
         st = self.sync.stats()
-        values = {"sets": st.emitted_sets, "dropped": st.dropped_total(), "bad_input": self.bad_input,
-                  "missing_camera_info": self.missing_info, "frames_without_box_input": self.box_inputs_missing,
-                  "frames_without_transform": self.tf_missing,
-                  "skipped_rate_limit": self.skipped_rate}
-        return (WARN if self.bad_input else OK), f"{st.emitted_sets} sets", values
+        values: dict[str, object] = {"sets": st.emitted_sets, "bad_input": self.bad_input,
+                                     "missing_camera_info": self.missing_info,
+                                     "frames_without_box_input": self.box_inputs_missing,
+                                     "frames_without_transform": self.tf_missing, "time_jumps": self.guard.time_jumps,
+                                     "sync_callback_errors": self.sync.callback_errors}
+        drops = self.drops_by_reason()
+        values.update(self.faults.values())
+        values["dropped"] = sum(drops.values())
+        values.update({f"dropped.{r}": n for r, n in sorted(drops.items())})
+        bad = self.faults.total_rejected + self.bad_input
+        message = f"{st.emitted_sets} sets" + (f", {bad} bad inputs ({self.faults.summary()})" if bad else "")
+        return (WARN if bad else OK), message, values
+
+    def drops_by_reason(self) -> dict[str, int]:
+        """Frames not processed, by reason: the node's own (rate_limit, busy, no camera_info) and the
+        synchronizer's (queue_overflow, too_old, ... grouped under sync.<reason>) and DDS losses."""
+        st = self.sync.stats()
+        out = {r: n for r, n in self.faults.dropped.items() if n}
+        out.update({f"sync.{r}": sum(c) for r, c in st.dropped.items() if sum(c)})
+        not_taken = sum(self.sync.not_taken)  # publisher sequence gaps: overwritten while busy, or lost
+        if not_taken:
+            out["busy"] = not_taken
+        return out
+
+    def admit_image(self, stream: int, msg: Image) -> bool:
+        """Header checks before the synchronizer queues the image (an 8000x8000 one is never converted)."""
+        ok, line = self.guard.admit_image(msg, self.sync.topics[stream])
+        if not ok:
+            self.input_monitor.errors += 1
+            if line:
+                self.get_logger().warning(line)
+        return ok
 
     def on_camera_info(self, msg: CameraInfo) -> None:
-        first = self.camera_info is None
-        self.camera_info = msg
-        if first and self._waiting_for_info:
-            # frames that came before the first CameraInfo (discovery order) are processed now
+        first = not self.guard.has_camera_info
+        ok, line = self.guard.add_camera_info(ns_from_stamp(msg.header.stamp), msg.k, msg.width, msg.height, msg,
+                                              self.info_topic)
+        if line:
+            self.get_logger().warning(line + "; the last good camera_info stays in use")
+        if ok and first and self._waiting_for_info:
+            # frames that came before the first CameraInfo (discovery order) are processed now, each inside
+            # the same error guard as a live frame
             held, self._waiting_for_info = list(self._waiting_for_info), deque(maxlen=self._waiting_for_info.maxlen)
             for s in held:
-                self.on_set(s)
+                self.process_guarded(s)
 
     def on_box_msg(self, msg: Any) -> None:
         self._box_msgs.add(ns_from_stamp(msg.header.stamp), msg)
@@ -238,34 +279,58 @@ class BodyPoseNode(Node):
 
     def on_set(self, s: SyncedSet) -> None:
         self.input_monitor.tick()
-        if self.camera_info is None:
+        if not self.guard.has_camera_info:
             if len(self._waiting_for_info) == self._waiting_for_info.maxlen:
                 self.missing_info += 1  # the oldest held frame is given up
-                self.input_monitor.errors += 1
-                self.get_logger().warning(f"no camera_info on {self.get_parameter('camera_info_topic').value} yet: "
-                                          f"oldest held frame dropped ({self.missing_info} so far)",
-                                          throttle_duration_sec=2.0)
+                self.input_monitor.drop("no_camera_info")
+                line = self.guard.drop("no_camera_info", f"no camera_info on {self.info_topic} yet: oldest held "
+                                       "frame dropped")
+                if line:
+                    self.get_logger().warning(line)
             self._waiting_for_info.append(s)
             return
-        if self.min_period_ns and s.stamp_ns - self.last_processed_ns < self.min_period_ns:
-            self.skipped_rate += 1
-            return
-        t0 = time.perf_counter()
-        msgs = s.messages
+        self.process_guarded(s)
+
+    def process_guarded(self, s: SyncedSet) -> None:
+        """process() with every failure named, counted and survived (live and held frames alike)."""
         try:
-            if self.use_depth:
-                frame = self.rgbd.from_messages(msgs[0], msgs[1], self.camera_info)
-                depth = frame.depth
-            else:
-                frame = self.mono.from_messages(msgs[0], self.camera_info)
-                depth = None
+            self.process(s)
         except ImageConversionError as e:
             self.bad_input += 1
             self.input_monitor.errors += 1
-            self.get_logger().warning(f"bad input at {s.stamp_ns} ns: {e} ({self.bad_input} so far)",
-                                      throttle_duration_sec=2.0)
+            line = self.guard.drop("bad_image", f"bad input at {s.stamp_ns} ns: {e}")
+            if line:
+                self.get_logger().warning(line)
+        except Exception as e:  # an estimator/OpenCV failure on one frame must not end the node
+            self.bad_input += 1
+            self.input_monitor.errors += 1
+            line = self.guard.drop("processing_error", f"frame at {s.stamp_ns} ns failed: {e!r}")
+            if line:
+                self.get_logger().error(line)
+
+    def process(self, s: SyncedSet) -> None:
+        verdict = self.guard.admit_frame(s.stamp_ns)
+        if verdict.time_jump:
+            self.tracker.reset()
+        if verdict.time_jump:
+            self.get_logger().warning(verdict.log)
+        elif verdict.log:
+            self.get_logger().info(verdict.log)
+        if not verdict.process:
+            self.input_monitor.drop("rate_limit")
             return
-        self.last_processed_ns = s.stamp_ns
+        t0 = time.perf_counter()
+        msgs = s.messages
+        paired = self.guard.camera_info_for(s.stamp_ns)
+        assert paired is not None  # frames wait in on_set until the first good camera_info
+        info = paired[1]
+        if self.use_depth:
+            frame = self.rgbd.from_messages(msgs[0], msgs[1], info)
+            depth = frame.depth
+        else:
+            frame = self.mono.from_messages(msgs[0], info)
+            depth = None
+        self.guard.processed(s.stamp_ns)
         if isinstance(self.box_source, (ExternalBoxSource, ProjectedTrackBoxSource)):
             self.feed_box_source(s.stamp_ns, msgs[0].header.frame_id)
         results = [r for r in self.estimator.estimate(frame.rgb, frame.k, depth) if r.score >= self.min_score]
@@ -323,7 +388,9 @@ class BodyPoseNode(Node):
                 "people": self.people, "depth_frames": self.depth_frames, "track_ids": len(self.track_ids),
                 "latency_ms_p50": float(np.percentile(lat, 50)), "latency_ms_p90": float(np.percentile(lat, 90)),
                 "sets": st.emitted_sets, "sync_dropped": st.dropped_total(), "bad_input": self.bad_input,
-                "missing_camera_info": self.missing_info, "skipped_rate_limit": self.skipped_rate,
+                "missing_camera_info": self.missing_info, "skipped_rate_limit": self.faults.dropped["rate_limit"],
+                "rejected": dict(self.faults.rejected), "dropped": self.drops_by_reason(),
+                "time_jumps": self.guard.time_jumps,
                 "frames_without_box_input": self.box_inputs_missing, "frames_without_transform": self.tf_missing,
                 "empty_streaks_reported": self.empty.reported,
                 "estimator_counters": dict(getattr(self.estimator, "counters", {}))}
@@ -334,9 +401,9 @@ class BodyPoseNode(Node):
         return (f"body_pose summary: backend {self.source}; {self.frames} frames processed, {self.people} person "
                 f"detections, depth used in {self.depth_frames} frames; latency p50 {np.percentile(lat, 50):.1f} ms, "
                 f"p90 {np.percentile(lat, 90):.1f} ms; {st.emitted_sets} synchronized sets, {st.dropped_total()} "
-                f"dropped by the synchronizer, {self.bad_input} bad inputs, {self.missing_info} frames without camera_info, {self.skipped_rate} skipped by max_rate_hz; "
-                f"{len(self.track_ids)} distinct track ids; drops by reason: "
-                f"{ {r: sum(c) for r, c in st.dropped.items() if sum(c)} or 'none'}")
+                f"dropped by the synchronizer, {self.bad_input} bad inputs, {self.missing_info} frames without camera_info; "
+                f"{len(self.track_ids)} distinct track ids; {self.guard.time_jumps} time jumps; rejected: "
+                f"{dict(self.faults.rejected) or 'none'}; drops by reason: {self.drops_by_reason() or 'none'}")
 
 
 def main(argv: list[str] | None = None) -> int:

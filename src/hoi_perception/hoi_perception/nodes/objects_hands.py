@@ -56,6 +56,8 @@ from hoi_perception.engine.factory import BACKENDS
 from hoi_perception.geometry.tf_buffer import TfBuffer, add_transform, lookup_or_none
 from hoi_perception.imaging.encodings import ImageConversionError, numpy_to_image
 from hoi_perception.imaging.rgbd import RgbdIngest
+from hoi_perception.inputs.camera_guard import CameraInputGuard
+from hoi_perception.inputs.checks import DEFAULT_MAX_PIXELS
 from hoi_perception.objects.detector import DETECTORS
 from hoi_perception.ros.conversions import pose_from_matrix, vector3
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
@@ -75,6 +77,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "humans_tolerance_s": (0.0, 1.0), "humans_wait_s": (0.0, 10.0), "max_waiting_frames": (1, 1000),
     "min_object_points": (5, 100000), "max_object_points": (100, 1000000),
     "num_threads": (1, 64), "max_people": (0, 32), "min_registration_inliers": (0.0, 1.0),
+    "max_image_pixels": (0, 2**31 - 1),
 }
 
 
@@ -95,6 +98,8 @@ PARAMETERS = (
           "0: no wait", *_r("humans_wait_s")),
     Param("max_waiting_frames", 8, "frames held for their humans at most (the oldest goes on without)",
           *_r("max_waiting_frames")),
+    Param("max_image_pixels", DEFAULT_MAX_PIXELS, "larger images are refused from their header (0: no limit)",
+          *_r("max_image_pixels")),
     Param("tracks_topic", "", "Sparse4D TrackedObject3DArray (world frame) whose ids objects reuse; empty: off"),
     Param("world_frame", "world", "/tf_static world -> optical frame gives gravity and the tracking frame",
           read_only=False),
@@ -177,9 +182,14 @@ class ObjectsHandsNode(Node):
         self.rgbd = RgbdIngest(compute_xyz=False)  # xyz only inside boxes and at joints
         topics = [(Image, self.get_parameter("image_topic").value), (Image, self.get_parameter("depth_topic").value)]
         sync_cfg = SyncConfig.declare(self, "sync")
-        self.sync = TopicSynchronizer(self, topics, self.on_set, sync_cfg)
-        self.camera_info: CameraInfo | None = None
-        info_qos = reliable_qos(1) if sync_cfg.qos_reliability == "reliable" else sensor_data_qos(1)
+        rate = float(self.get_parameter("max_rate_hz").value)
+        # admitted images, camera_info by stamp, rate limit and time jumps (core: inputs/camera_guard.py)
+        self.guard: CameraInputGuard[CameraInfo] = CameraInputGuard(
+            max_pixels=int(self.get_parameter("max_image_pixels").value),
+            min_period_ns=int(1e9 / rate) if rate > 0 else 0)
+        self.sync = TopicSynchronizer(self, topics, self.on_set, sync_cfg, admit=self.admit_image)
+        self.info_topic = str(self.get_parameter("camera_info_topic").value)
+        info_qos = reliable_qos(5) if sync_cfg.qos_reliability == "reliable" else sensor_data_qos(5)
         self.create_subscription(CameraInfo, str(self.get_parameter("camera_info_topic").value),
                                  self.on_camera_info, info_qos)
         self._waiting: deque[SyncedSet] = deque(maxlen=10)
@@ -190,12 +200,9 @@ class ObjectsHandsNode(Node):
         self.pub_img = self.create_publisher(Image, "~/annotated", q) if self.get_parameter("publish_annotated").value \
             else None
         self.tf = TransformBroadcaster(self) if self.get_parameter("publish_tf").value else None
-        rate = float(self.get_parameter("max_rate_hz").value)
-        self.min_period_ns = int(1e9 / rate) if rate > 0 else 0
-        self.last_ns = 0
         self.counts = {"frames": 0, "bad_input": 0, "missing_camera_info": 0, "no_humans_for_stamp": 0,
                        "humans_wait_timeouts": 0,
-                       "no_world_tf": 0, "skipped_rate_limit": 0, "objects": 0, "hands": 0}
+                       "no_world_tf": 0, "objects": 0, "hands": 0}
         self.object_ids: set[int] = set()
         self.latency_ms: list[float] = []
         self.stage_ms: dict[str, list[float]] = {}
@@ -257,13 +264,26 @@ class ObjectsHandsNode(Node):
                 self.counts["bad_input"] += 1
                 self.get_logger().warning(f"/tf_static: {e}")
 
+    def admit_image(self, stream: int, msg: Image) -> bool:
+        """Header checks before the synchronizer queues an image (empty frame_id, 0x0, oversized)."""
+        ok, line = self.guard.admit_image(msg, self.sync.topics[stream])
+        if not ok:
+            self.in_mon.errors += 1
+            if line:
+                self.get_logger().warning(line)
+        return ok
+
     def on_camera_info(self, msg: CameraInfo) -> None:
-        first = self.camera_info is None
-        self.camera_info = msg
-        if first:
+        first = not self.guard.has_camera_info
+        ok, line = self.guard.add_camera_info(ns_from_stamp(msg.header.stamp), msg.k, msg.width, msg.height, msg,
+                                              self.info_topic)
+        if line:
+            self.get_logger().warning(line + "; the last good camera_info stays in use")
+        if ok and first:
+            # held frames go through the same error guard as live ones
             held, self._waiting = list(self._waiting), deque(maxlen=self._waiting.maxlen)
             for s in held:
-                self.on_set(s)
+                self.process_guarded(s)
 
     def _humans_for(self, stamp_ns: int) -> Any:
         tol = int(float(self.get_parameter("humans_tolerance_s").value) * 1e9)
@@ -276,13 +296,13 @@ class ObjectsHandsNode(Node):
         stamp = ns_from_stamp(msg.header.stamp)
         tol = int(float(self.get_parameter("humans_tolerance_s").value) * 1e9)
         while self._awaiting_humans and self._awaiting_humans[0][1].stamp_ns <= stamp + tol:
-            self._process(self._awaiting_humans.popleft()[1])
+            self.process_guarded(self._awaiting_humans.popleft()[1])
 
     def _release_waiting(self) -> None:
         now = time.monotonic()
         while self._awaiting_humans and now - self._awaiting_humans[0][0] >= self.humans_wait_s:
             self.counts["humans_wait_timeouts"] += 1
-            self._process(self._awaiting_humans.popleft()[1])
+            self.process_guarded(self._awaiting_humans.popleft()[1])
 
     def _people(self, rgb: np.ndarray, k: np.ndarray, depth: np.ndarray, stamp_ns: int) -> list[Any]:
         from hoi_perception.objects.pipeline import PersonInput
@@ -317,14 +337,15 @@ class ObjectsHandsNode(Node):
 
     def on_set(self, s: SyncedSet) -> None:
         self.in_mon.tick()
-        if self.camera_info is None:
+        if not self.guard.has_camera_info:
             if len(self._waiting) == self._waiting.maxlen:
                 self.counts["missing_camera_info"] += 1
-                self.get_logger().warning("no camera_info yet: oldest held frame dropped", throttle_duration_sec=2.0)
+                self.in_mon.drop("no_camera_info")
+                line = self.guard.drop("no_camera_info", f"no camera_info on {self.info_topic} yet: oldest held "
+                                       "frame dropped")
+                if line:
+                    self.get_logger().warning(line)
             self._waiting.append(s)
-            return
-        if self.min_period_ns and s.stamp_ns - self.last_ns < self.min_period_ns:
-            self.counts["skipped_rate_limit"] += 1
             return
         if self.people_source == "topic" and self.humans_wait_s > 0 and (
                 self._awaiting_humans or self._humans_for(s.stamp_ns) is None):
@@ -332,22 +353,43 @@ class ObjectsHandsNode(Node):
             self._awaiting_humans.append((time.monotonic(), s))
             while len(self._awaiting_humans) > int(self.get_parameter("max_waiting_frames").value):
                 self.counts["humans_wait_timeouts"] += 1
-                self._process(self._awaiting_humans.popleft()[1])
+                self.process_guarded(self._awaiting_humans.popleft()[1])
             return
-        self._process(s)
+        self.process_guarded(s)
 
-    def _process(self, s: SyncedSet) -> None:
-        t0 = time.perf_counter()
-        img, dmsg = s.messages
+    def process_guarded(self, s: SyncedSet) -> None:
+        """process() with every failure named, counted and survived (live and held frames alike)."""
         try:
-            frame = self.rgbd.from_messages(img, dmsg, self.camera_info)
+            self.process(s)
         except ImageConversionError as e:
             self.counts["bad_input"] += 1
             self.in_mon.errors += 1
-            self.get_logger().warning(f"bad input at {s.stamp_ns} ns: {e} ({self.counts['bad_input']} so far)",
-                                      throttle_duration_sec=2.0)
+            line = self.guard.drop("bad_image", f"bad input at {s.stamp_ns} ns: {e}")
+            if line:
+                self.get_logger().warning(line)
+        except Exception as e:  # a model/OpenCV failure on one frame must not end the node
+            self.counts["bad_input"] += 1
+            self.in_mon.errors += 1
+            line = self.guard.drop("processing_error", f"frame at {s.stamp_ns} ns failed: {e!r}")
+            if line:
+                self.get_logger().error(line)
+
+    def process(self, s: SyncedSet) -> None:
+        verdict = self.guard.admit_frame(s.stamp_ns)
+        if verdict.time_jump:
+            self.pipeline.tracker.reset()
+            self.get_logger().warning(verdict.log)
+        elif verdict.log:
+            self.get_logger().info(verdict.log)
+        if not verdict.process:
+            self.in_mon.drop("rate_limit")
             return
-        self.last_ns = s.stamp_ns
+        t0 = time.perf_counter()
+        img, dmsg = s.messages
+        paired = self.guard.camera_info_for(s.stamp_ns)
+        assert paired is not None  # frames wait in on_set until the first good camera_info
+        frame = self.rgbd.from_messages(img, dmsg, paired[1])
+        self.guard.processed(s.stamp_ns)
         cam = str(img.header.frame_id)
         world_from_cam = lookup_world_from_camera(self.static_tf, str(self.get_parameter("world_frame").value), cam)
         if world_from_cam is None:
@@ -450,7 +492,13 @@ class ObjectsHandsNode(Node):
         values: dict[str, object] = dict(self.counts)
         values.update({f"{k}_ms_p50": float(np.median(v[-100:])) for k, v in self.stage_ms.items() if v})
         values.update({f"hands_{k}": v for k, v in (self.pipeline.hands.counters if self.pipeline.hands else {}).items()})
-        warn = self.counts["bad_input"] or self.counts["missing_camera_info"]
+        values.update(self.guard.ledger.values())
+        st = self.sync.stats()
+        values.update({f"dropped.sync.{r}": sum(c) for r, c in st.dropped.items() if sum(c)})
+        if sum(self.sync.not_taken):
+            values["dropped.busy"] = sum(self.sync.not_taken)  # publisher sequence gaps
+        values["time_jumps"] = self.guard.time_jumps
+        warn = self.counts["bad_input"] or self.counts["missing_camera_info"] or self.guard.ledger.total_rejected
         return (WARN if warn else OK), f"{self.counts['frames']} frames", values
 
     def summary(self) -> str:
@@ -459,7 +507,7 @@ class ObjectsHandsNode(Node):
         return (f"objects_hands summary: detector {self.source}; {self.counts['frames']} frames, "
                 f"{self.counts['objects']} object poses ({len(self.object_ids)} track ids), {self.counts['hands']} hands;"
                 f" latency p50 {np.percentile(lat, 50):.1f} ms, p90 {np.percentile(lat, 90):.1f} ms; stage p50 ms: "
-                f"{stages or 'none'}; counters {self.counts}")
+                f"{stages or 'none'}; counters {self.counts}; {self.guard.ledger.summary()}")
 
 
 def main(argv: list[str] | None = None) -> int:

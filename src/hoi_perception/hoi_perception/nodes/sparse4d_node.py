@@ -48,15 +48,17 @@ from visualization_msgs.msg import MarkerArray
 from hoi_msgs.msg import TrackedObject3DArray
 from hoi_perception.geometry.camera import PinholeCamera
 from hoi_perception.imaging.encodings import ImageConversionError, image_to_numpy, to_rgb8
+from hoi_perception.inputs.checks import DEFAULT_MAX_PIXELS, InputRejected, check_image_header, check_intrinsics
+from hoi_perception.inputs.faults import FaultLedger
+from hoi_perception.inputs.stream_watch import StreamWatch
 from hoi_perception.ros.conversions import (
     gt_boxes_from_msg,
-    k_from_camera_info,
     track_to_msg,
 )
-from hoi_perception.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher, RateMonitor
+from hoi_perception.ros.diagnostics import ERROR, OK, STALE, WARN, DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.markers import track_markers
 from hoi_perception.ros.node_main import run_node
-from hoi_perception.ros.parameters import Param, declare_parameters
+from hoi_perception.ros.parameters import Param, check_topic_name, declare_parameters
 from hoi_perception.ros.qos import reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import TfListener, TransformBroadcaster, transform_stamped
@@ -78,6 +80,7 @@ from hoi_perception.sparse4d.set_queue import (
     PendingSet,
     Problem,
     SetQueue,
+    describe_lacking,
 )
 from hoi_perception.sync.approximate import SyncedSet
 from hoi_perception.sync.nearest import NearestStampBuffer
@@ -118,6 +121,10 @@ PARAMETERS = (
           "frame, seconds", 1e-6, 10.0),
     Param("max_pending_sets", 10, "sets held while calibration (or the stand-in's ground truth) is on the way",
           1, 10000),
+    Param("max_image_pixels", DEFAULT_MAX_PIXELS, "images with more pixels (width x height) are rejected from "
+          "their header, before any conversion (0: no limit)", 0, 2**31 - 1),
+    Param("camera_stopped_after_s", 1.0, "a camera silent this long while it sent before is reported stopped "
+          "(one log line, its /diagnostics status WARN, STALE after 5 s), seconds", 0.05, 3600.0),
     Param("standin_seed", 0, "stand-in only: random seed", 0, 2**31 - 1),
     Param("standin_dropout_prob", 0.05, "stand-in only: probability an object is missed in a frame", 0.0, 1.0),
     Param("standin_pos_sigma_m", 0.05, "stand-in only: position noise, metres", 0.0, 100.0),
@@ -126,6 +133,10 @@ PARAMETERS = (
 # a bag loop resets the synchronizer instead of stalling it
 SYNC_DEFAULTS = SyncConfig(queue_size=10, qos_depth=5, max_interval_s=0.05, age_penalty=0.1,
                            stream_policy="partial", stream_timeout_s=0.5, reset_threshold_s=1.0)
+
+# input rates count arrivals of the last 2 s once a stream pauses, and turn STALE after 3 s of silence
+INPUT_HORIZON_S = 2.0
+INPUT_STALE_S = 3.0
 
 # ------------------------------------------------------------------ latency bookkeeping
 
@@ -181,7 +192,10 @@ class Sparse4DNode(Node):
         report_period = float(v["report_period_s"])
         self.report_path = str(v["report_path"])
         self.image_reliability = str(v["image_reliability"])
+        self.max_image_pixels = int(v["max_image_pixels"])
         self._validate(origin, num_threads, standin_dropout, standin_pos_sigma, report_period)
+        # every parameter is checked before the first log line, so a bad one is the only line
+        sync_cfg = SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
         self.standin = not self.model_path
 
         log = self.get_logger()
@@ -191,8 +205,6 @@ class Sparse4DNode(Node):
                 "STAND-IN: model_path is empty, so this node runs the noisy-ground-truth stand-in "
                 f"('stand-in:noisy-ground-truth') fed from {self.gt_topic}, not a Sparse4D network (no TAO "
                 "weights are available here); every track it publishes says so in its source")
-        else:
-            log.info(f"Sparse4D engine from {self.model_path} (backend {self.backend})")
 
         self.tracker_params = Sparse4DParams(
             score_threshold=self.score_threshold,
@@ -214,6 +226,7 @@ class Sparse4DNode(Node):
                 raise ValueError(f"model_path {path} does not exist")
             self.contract = load_contract("sparse4d")
             self.engine = create_engine(str(path), self.contract, backend=self.backend)
+            log.info(f"Sparse4D engine from {self.model_path} (backend {self.backend})")
         self.source = str(getattr(self.engine, "backend_name", "unknown"))
 
         # state
@@ -228,10 +241,16 @@ class Sparse4DNode(Node):
         self.reset_log: list[tuple[int, str]] = []
         self.track_ids: set[int] = set()
         self.latency = LatencyStats()
-        self.input_rate = RateMonitor()
+        # a stopped stream reads 0 Hz within INPUT_HORIZON_S and STALE after INPUT_STALE_S
+        self.input_rate = RateMonitor(horizon_s=INPUT_HORIZON_S, stale_after_s=INPUT_STALE_S)
         self.output_rate = RateMonitor()
         self._last_gt_ns: int | None = None
-        self._warned: set[str] = set()
+        self._last_set_ns: int | None = None
+        # every refused input and dropped set counted by reason, logged first then every 10 s
+        self.faults = FaultLedger()
+        self.watch = StreamWatch(self.cameras, float(v["camera_stopped_after_s"]))
+        self.camera_rates = {c: RateMonitor(horizon_s=INPUT_HORIZON_S, stale_after_s=INPUT_STALE_S)
+                             for c in self.cameras}
 
         if self.calibration_path:
             self._load_calibration(self.calibration_path)
@@ -239,6 +258,7 @@ class Sparse4DNode(Node):
         # (a transform arriving late releases the sets waiting for it)
         self.tf_listener = TfListener(self, on_update=self._flush_pending)
         self.gate = CalibrationGate(self.cameras, self.world_frame, self.tf_listener.buffer, self.calibration)
+        self.gate.refused_transforms = self.tf_listener.refused  # shared: refusals name what a camera lacks
         self.queue = SetQueue(self.gate, self.max_pending,
                               NearestStampBuffer(self.gt_tolerance_ns, maxlen=64) if self.standin else None)
 
@@ -248,7 +268,6 @@ class Sparse4DNode(Node):
             else None
         self.tf_broadcaster = TransformBroadcaster(self) if self.publish_tf else None
 
-        sync_cfg = SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
         depth = max(1, int(sync_cfg.qos_depth))
         image_qos = reliable_qos(depth) if self.image_reliability == "reliable" else sensor_data_qos(depth)
         for cam in self.cameras:
@@ -261,10 +280,13 @@ class Sparse4DNode(Node):
                         "'partial' is the intended policy")
         self.sync = TopicSynchronizer(
             self, [(Image, self.image_topic_fmt.format(camera=c)) for c in self.cameras], self.on_set, sync_cfg,
-            qos=image_qos)
+            qos=image_qos, admit=self._admit_image)
 
         self.diagnostics = DiagnosticsPublisher(self)
         self.diagnostics.add("input", self._input_status)
+        for cam in self.cameras:
+            self.diagnostics.add(f"camera {cam}", lambda cam=cam: self._camera_status(cam))
+        self.create_timer(min(1.0, self.watch.stopped_after_s / 2), self._check_streams)
         self.diagnostics.add("latency", self._latency_status)
         self.diagnostics.add("output", self.output_rate.status)
         if report_period > 0:
@@ -299,9 +321,14 @@ class Sparse4DNode(Node):
             raise ValueError("report_period_s must be >= 0")
         if self.image_reliability not in ("best_effort", "reliable"):
             raise ValueError(f"image_reliability must be best_effort or reliable, got {self.image_reliability!r}")
-        for fmt in (self.image_topic_fmt, self.info_topic_fmt):
+        for param, fmt in (("image_topic", self.image_topic_fmt), ("camera_info_topic", self.info_topic_fmt)):
             if "{camera}" not in fmt:
                 raise ValueError(f"topic pattern {fmt!r} must contain '{{camera}}'")
+            for cam in self.cameras:
+                check_topic_name(self, param, fmt.format(camera=cam))
+        for param, topic in (("tracks_topic", self.tracks_topic), ("markers_topic", self.markers_topic),
+                             ("standin_gt_topic", self.gt_topic)):
+            check_topic_name(self, param, topic)
 
     def _load_calibration(self, path: str) -> None:
         from hoi_perception.mtmc import read_calibration
@@ -318,21 +345,65 @@ class Sparse4DNode(Node):
     # ---------------------------------------------------------------- callbacks
 
     def _count(self, key: str, message: str, once_key: str | None = None) -> None:
-        self.counters[key] += 1
-        k = once_key or key
-        if k not in self._warned:
-            self._warned.add(k)
-            self.get_logger().warning(f"{message} (counted as '{key}'; further ones only counted)")
+        """Count under ``key``; log the first one of ``once_key`` (default: key), then at most every 10 s."""
+        self.counters[key] = self.counters.get(key, 0) + 1
+        if self.faults.reject(once_key or key):
+            self.get_logger().warning(f"{message} (counted as '{key}', {self.counters[key]} so far; repeats are "
+                                      "logged at most every 10 s)")
+
+    def _admit_image(self, stream: int, msg: Image) -> bool:
+        """Header checks before the synchronizer queues an image: a 0x0, oversized or frame_id-less image of
+        one camera is refused here (its set goes on partial) and never converted."""
+        cam = self.cameras[stream]
+        self.watch.seen(cam)
+        self.camera_rates[cam].tick()
+        try:
+            check_image_header(msg, self.max_image_pixels, self.image_topic_fmt.format(camera=cam))
+        except InputRejected as exc:
+            self.camera_rates[cam].errors += 1
+            self._count(exc.reason, f"{cam}: image refused: {exc}", f"{exc.reason}:{cam}")
+            return False
+        return True
+
+    def _check_streams(self) -> None:
+        changes = self.watch.check()
+        if changes and all(ch.stopped for ch in changes) and len(self.watch.stopped) == len(self.cameras):
+            self.get_logger().warning(f"all cameras stopped: no image for {max(c.silent_s for c in changes):.1f} s "
+                                      f"({', '.join(c.name for c in changes)} just now)")
+            return
+        for ch in changes:
+            others = [c for c in self.cameras if c != ch.name and c not in self.watch.stopped
+                      and self.watch.silent_s(c) is not None]
+            if ch.stopped:
+                self.get_logger().warning(
+                    f"camera {ch.name} stopped: no image for {ch.silent_s:.1f} s"
+                    + (f"; sets go on without it from {', '.join(others)}" if others else "; no camera is sending"))
+            else:
+                self.get_logger().info(f"camera {ch.name} is sending again")
+
+    def _camera_status(self, cam: str) -> tuple[bytes, str, dict[str, object]]:
+        level, message, values = self.camera_rates[cam].status()
+        silent = self.watch.silent_s(cam)
+        intr = self.gate.intrinsics.get(cam)
+        values["camera_info"] = f"{intr.width}x{intr.height} {intr.frame_id}" if intr else "none"
+        if cam in self.gate.rejected_info:
+            values["camera_info_refused"] = self.gate.rejected_info[cam]
+        if cam in self.watch.stopped and level != STALE and silent is not None:
+            return WARN, f"stopped: no image for {silent:.1f} s", values
+        if level == OK and intr is None:
+            return WARN, "no valid camera_info", values
+        return level, message, values
 
     def on_camera_info(self, cam: str, msg: CameraInfo) -> None:
         try:
-            k = k_from_camera_info(msg)
-            if msg.width <= 0 or msg.height <= 0:
-                raise ValueError(f"camera_info of {cam} has size {msg.width}x{msg.height}")
-        except ValueError as exc:
-            self._count("bad_camera_info", f"{cam}: {exc}", f"bad_camera_info:{cam}")
+            checked = check_intrinsics(msg.k, int(msg.width), int(msg.height), cam)
+        except InputRejected as exc:
+            # refused per camera; the last good intrinsics stay and the tracker is not rebuilt
+            self.gate.rejected_info[cam] = str(exc)
+            self._count("bad_camera_info", f"{cam}: camera_info refused: {exc}", f"bad_camera_info:{cam}")
             return
-        intr = Intrinsics(k, int(msg.width), int(msg.height), str(msg.header.frame_id) or f"{cam}_optical_frame")
+        intr = Intrinsics(checked.k, checked.width, checked.height,
+                          str(msg.header.frame_id) or f"{cam}_optical_frame")
         old = self.gate.intrinsics.get(cam)
         if old is not None and old.same(intr):
             return
@@ -402,6 +473,7 @@ class Sparse4DNode(Node):
     def on_set(self, s: SyncedSet) -> None:
         t0 = time.perf_counter()
         self.counters["sets"] += 1
+        self._last_set_ns = int(s.stamp_ns)
         if s.missing:
             self.counters["partial_sets"] += 1
         images = [self._decode(c, m) for c, m in zip(self.cameras, s.messages, strict=True)]
@@ -457,19 +529,44 @@ class Sparse4DNode(Node):
 
     def _bad_inputs(self) -> int:
         self.counters["bad_transform"] = self.tf_listener.invalid
-        return sum(self.counters[k] for k in ("bad_encoding", "bad_image", "bad_camera_info", "bad_transform"))
+        return sum(self.counters.get(k, 0) for k in ("bad_encoding", "bad_image", "bad_camera_info", "bad_transform",
+                                                     "empty_image", "empty_frame_id", "image_too_large"))
 
     def _input_status(self) -> tuple[bytes, str, dict[str, object]]:
         st = self.sync.stats()
-        values: dict[str, object] = {"rate_hz": self.input_rate.rate_hz(), "sync_resets": st.resets,
-                                     "sync_dropped": st.dropped_total()}
+        hz = self.input_rate.rate_hz()
+        values: dict[str, object] = {"rate_hz": hz, "sync_resets": st.resets, "sync_dropped": st.dropped_total()}
         values.update(self.counters)
-        if self.tracker is None and self.counters["sets"]:
-            return ERROR, "waiting for camera_info / extrinsics", values
+        drops = self.drops_by_reason()
+        values["dropped"] = sum(drops.values())
+        values.update({f"dropped.{r}": n for r, n in sorted(drops.items())})
+        if self.counters["sets"] == 0:
+            return STALE, "no synchronized set yet", values
+        rate_level, rate_message, _ = self.input_rate.status()
+        if rate_level == STALE:
+            return STALE, rate_message, values
+        if self.tracker is None:
+            lacking = self.gate.lacking(self._last_set_ns or 0)
+            return ERROR, ("camera group cannot run: " + describe_lacking(lacking)) if lacking else \
+                "waiting for calibration", values
+        if self.watch.stopped:
+            return WARN, f"cameras stopped: {', '.join(sorted(self.watch.stopped))}; {hz:.1f} sets/s", values
         bad = self._bad_inputs()
         if bad:
             return WARN, f"{bad} bad inputs", values
-        return OK, f"{self.input_rate.rate_hz():.1f} sets/s", values
+        return OK, f"{hz:.1f} sets/s", values
+
+    def drops_by_reason(self) -> dict[str, int]:
+        """Images and sets not processed, by reason: refused images, sets dropped while the group lacked
+        calibration, the synchronizer's drops (sync.<reason>) and DDS losses."""
+        out = {r: self.counters.get(r, 0) for r in ("empty_image", "empty_frame_id", "image_too_large",
+                                                     "missing_camera_info", "no_extrinsics")
+               if self.counters.get(r, 0)}
+        out.update({f"sync.{r}": sum(c) for r, c in self.sync.stats().dropped.items() if sum(c)})
+        not_taken = sum(self.sync.not_taken)  # publisher sequence gaps: overwritten while busy, or lost
+        if not_taken:
+            out["busy"] = not_taken
+        return out
 
     def _latency_status(self) -> tuple[bytes, str, dict[str, object]]:
         mean = self.latency.mean()
@@ -494,7 +591,9 @@ class Sparse4DNode(Node):
         rep: dict[str, Any] = {"camera_group": self.camera_group, "source": self.source, **self.counters,
                                "track_ids": len(self.track_ids), "sync_resets": st.resets,
                                "received": dict(zip(self.cameras, st.received, strict=True)),
-                               "sync_dropped": st.dropped_total(),
+                               "sync_dropped": st.dropped_total(), "dropped": self.drops_by_reason(),
+                               "cameras_stopped": sorted(self.watch.stopped), "camera_stops": self.watch.stops,
+                               "lacking": self.gate.lacking(self._last_set_ns or 0) if self.tracker is None else {},
                                "latency_ms_mean": {k: round(v, 3) for k, v in self.latency.mean().items()},
                                "resets_at": [{"stamp_ns": s, "reason": r} for s, r in self.reset_log]}
         if self.tracker is not None:
@@ -523,8 +622,11 @@ def format_report(rep: dict[str, Any]) -> str:
     ]
     bad = {k: rep[k] for k in ("bad_encoding", "bad_image", "size_mismatch", "missing_camera_info",
                                "bad_camera_info", "no_extrinsics", "bad_transform", "engine_errors",
-                               "gt_unmatched", "sync_callback_errors") if rep.get(k)}
+                               "gt_unmatched", "sync_callback_errors", "empty_image", "empty_frame_id",
+                               "image_too_large") if rep.get(k)}
     lines.append("  bad input / skipped: " + (", ".join(f"{k}={v}" for k, v in bad.items()) if bad else "none"))
+    if rep.get("lacking"):
+        lines.append("  camera group could not run: " + describe_lacking(rep["lacking"]))
     return "\n".join(lines)
 
 

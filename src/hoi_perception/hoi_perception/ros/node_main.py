@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import rclpy
+from rclpy.exceptions import NameValidationException
 from rclpy.executors import ExternalShutdownException
 
 EXIT_OK = 0
@@ -29,8 +30,9 @@ def run_node(factory: Callable[[], Any], name: str, report: Callable[[Any], str]
     rclpy.init(args=argv)
     try:
         node = factory()
-    except (ValueError, FileNotFoundError) as exc:
-        rclpy.logging.get_logger(name).error(str(exc))
+    except (ValueError, FileNotFoundError, NameValidationException) as exc:
+        # bad values, missing files, non-ONNX models, bad topic names: one line, exit 2
+        rclpy.logging.get_logger(name).error(" ".join(str(exc).split()))
         rclpy.try_shutdown()
         return EXIT_BAD_PARAMETERS
     except Exception as exc:  # engine creation and the like: say why, exit cleanly

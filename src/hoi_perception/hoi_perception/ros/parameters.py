@@ -71,10 +71,28 @@ def declare_parameters(node: Node, params: Sequence[Param], prefix: str = "") ->
             raise ValueError(f"parameter '{name}': {exc}; it takes {_accepts(p)}") from None
         except TypeError as exc:  # rclpy: a value of another type than the default's
             raise ValueError(f"parameter '{name}': {exc}") from None
+        if value is None and p.default is not None:
+            # e.g. cameras:=[]: an empty list has no element type, so rclpy leaves the parameter unset
+            raise ValueError(f"parameter '{name}' has no value (an empty list is not accepted); it takes "
+                             f"{_accepts(p)}")
         if p.choices and value not in p.choices:
             raise ValueError(f"parameter '{name}' must be one of {', '.join(p.choices)}, got {value!r}")
         values[p.name] = value
     return values
+
+
+def check_topic_name(node: Node, parameter: str, topic: str) -> str:
+    """The fully resolved topic name, or ValueError naming the parameter and why the name is invalid
+    (so a bad name is one line and exit 2 before anything is built)."""
+    from rclpy.validate_full_topic_name import validate_full_topic_name
+
+    try:
+        resolved = node.resolve_topic_name(topic)
+        validate_full_topic_name(resolved)
+    except Exception as exc:  # RCLError from rcl's expansion, InvalidTopicNameException from validation
+        why = str(exc).split(", at /")[0].removeprefix("failed to resolve name: ")
+        raise ValueError(f"parameter '{parameter}': invalid topic name {topic!r}: {' '.join(why.split())}") from None
+    return resolved
 
 
 def _accepts(p: Param) -> str:

@@ -26,6 +26,7 @@ from rclpy.callback_groups import CallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 
+from hoi_perception.inputs.sequence_gaps import SequenceGapCounter
 from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.qos import reliable_qos, sensor_data_qos
 from hoi_perception.sync.approximate import ApproximateTimeSynchronizer, StreamPolicy, SyncedSet, SyncStats
@@ -113,17 +114,24 @@ class TopicSynchronizer:
         *,
         qos: QoSProfile | None = None,
         callback_group: CallbackGroup | None = None,
+        admit: Callable[[int, Any], bool] | None = None,
     ) -> None:
         if not topics:
             raise ValueError("TopicSynchronizer needs at least one topic")
         self.config = config if config is not None else SyncConfig()
         self._node = node
+        # admit(stream, msg) -> False keeps a message out of the queues (a 0x0 or
+        # oversized image is rejected from its header before it is held or converted)
+        self._admit = admit
         self._callback = callback
         self._sync = self.config.synchronizer(len(topics))
         self._lock = threading.Lock()
         self.topics = [name for _, name in topics]
         self.callback_errors = 0
         self._lost = [0] * len(topics)
+        # per stream: messages the node never took (its subscription history overwrote them while it was
+        # busy, or the transport lost them), from the publishers' sequence numbers
+        self._gaps = [SequenceGapCounter() for _ in topics]
         if qos is not None:
             profile = qos
         elif self.config.qos_reliability == "reliable":
@@ -153,6 +161,12 @@ class TopicSynchronizer:
             return self._sync.stats()
 
     @property
+    def not_taken(self) -> tuple[int, ...]:
+        """Per stream, messages published but never taken by the node (sequence-number gaps: the keep-last
+        subscription history overwrote them while the node was busy, or transport loss)."""
+        return tuple(g.lost for g in self._gaps)
+
+    @property
     def lost_messages(self) -> tuple[int, ...]:
         """Per stream, messages the middleware reported lost before delivery."""
         return tuple(self._lost)
@@ -171,7 +185,14 @@ class TopicSynchronizer:
     def _make_handler(self, index: int, has_header: bool) -> Callable[[Any], None]:
         clock = self._node.get_clock()
 
-        def handler(msg: Any) -> None:
+        gaps = self._gaps[index]
+
+        def handler(msg: Any, info: Any) -> None:
+            gid = info.get("publisher_gid") if isinstance(info, dict) else None
+            key = bytes(gid["data"]) if isinstance(gid, dict) and "data" in gid else None
+            gaps.update(key, info.get("publication_sequence_number") if isinstance(info, dict) else None)
+            if self._admit is not None and not self._admit(index, msg):
+                return
             stamp = header_ns(msg) if has_header else clock.now().nanoseconds
             self.on_message(index, stamp, msg)
 

@@ -120,6 +120,8 @@ class TfListener:
         self.node = node
         self.buffer = buffer if buffer is not None else TfBuffer()
         self.invalid = 0
+        # child frame -> why its last transform was refused (a NaN rotation, ...), for "camera X lacks what"
+        self.refused: dict[str, str] = {}
         self.refused_old = 0
         self.on_update = on_update  # called after each message is stored (a late transform releases waiting work)
         node.create_subscription(TFMessage, TF_STATIC_TOPIC, lambda m: self._on(m, True), TF_STATIC_LISTENER_QOS)
@@ -136,6 +138,7 @@ class TfListener:
                         "older than the buffer's cache time, ignored", throttle_duration_sec=5.0)
             except InvalidTransform as e:
                 self.invalid += 1
+                self.refused[str(t.child_frame_id)] = f"{TF_STATIC_TOPIC if static else TF_TOPIC}: {e}"
                 self.node.get_logger().warning(f"{TF_STATIC_TOPIC if static else TF_TOPIC}: {e} ({self.invalid} so far)",
                                                throttle_duration_sec=2.0)
         if self.on_update is not None:

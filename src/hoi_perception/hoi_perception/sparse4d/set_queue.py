@@ -60,33 +60,55 @@ class CalibrationGate:
         self.tf = tf
         self.calibration = dict(calibration or {})
         self.intrinsics: dict[str, Intrinsics] = {}
+        # camera -> why its last camera_info was refused (NaN cx, ...), so "lacks camera_info" can say why
+        self.rejected_info: dict[str, str] = {}
+        # optical frame -> why its transform was refused (the TF listener's record), same purpose
+        self.refused_transforms: dict[str, str] = {}
 
     def set_intrinsics(self, camera: str, intr: Intrinsics) -> bool:
         """Store; True when it changed a camera already known (the tracker must be rebuilt)."""
         old = self.intrinsics.get(camera)
         self.intrinsics[camera] = intr
+        self.rejected_info.pop(camera, None)
         return old is not None and not old.same(intr)
 
     def cameras_at(self, stamp_ns: int) -> tuple[list[PinholeCamera] | None, tuple[str, str] | None]:
         """(cameras, None) or (None, (counter key, why))."""
         if self.calibration:
             return [self.calibration[c] for c in self.cameras], None
-        missing = [c for c in self.cameras if c not in self.intrinsics]
-        if missing:
-            return None, ("missing_camera_info", f"no camera_info yet for {missing}")
-        cams, why = [], []
+        cams, lacking = self._cameras(stamp_ns)
+        if lacking:
+            key = "missing_camera_info" if any("camera_info" in w for w in lacking.values()) else "no_extrinsics"
+            return None, (key, f"camera group cannot run: {describe_lacking(lacking)}")
+        return cams, None
+
+    def lacking(self, stamp_ns: int) -> dict[str, str]:
+        """camera -> what it lacks at ``stamp_ns`` (camera_info, a valid one, or its transform); {} when the
+        group can run."""
+        return {} if self.calibration else self._cameras(stamp_ns)[1]
+
+    def _cameras(self, stamp_ns: int) -> tuple[list[PinholeCamera], dict[str, str]]:
+        cams, lacking = [], {}
         for c in self.cameras:
-            intr = self.intrinsics[c]
+            intr = self.intrinsics.get(c)
+            if intr is None:
+                why = self.rejected_info.get(c)
+                lacking[c] = "a valid camera_info" + (f" (the last one was refused: {why})" if why else
+                                                       " (none received)")
+                continue
             try:
                 world_from_cam = self.tf.lookup(self.world_frame, intr.frame_id, stamp_ns)
             except TfError as e:
-                why.append(str(e))
+                refused = self.refused_transforms.get(intr.frame_id)
+                lacking[c] = f"the transform {self.world_frame} -> {intr.frame_id} (" + (
+                    f"refused: {refused}" if refused else str(e)) + ")"
                 continue
             cams.append(PinholeCamera(c, intr.width, intr.height, intr.k, world_from_cam))
-        if why:
-            return None, ("no_extrinsics", f"no transform {self.world_frame} -> camera at the set's stamp "
-                          f"({len(self.tf)} transforms known): {why[0]}")
-        return cams, None
+        return cams, lacking
+
+
+def describe_lacking(lacking: dict[str, str]) -> str:
+    return "; ".join(f"{c} lacks {w}" for c, w in lacking.items())
 
 
 @dataclass

@@ -58,6 +58,20 @@ class NearestStampBuffer(Generic[T]):
         i = nearest_index(self._stamps, int(stamp_ns), self.tolerance_ns)
         return None if i is None else (self._stamps[i], self._items[i])
 
+    def matching_or_before(self, stamp_ns: int) -> tuple[int, T] | None:
+        """The item whose stamp matches ``stamp_ns`` (within the tolerance), else
+        the newest one not newer than it, else None: how a frame is paired with
+        its camera_info (a newer one may describe a changed camera)."""
+        hit = self.nearest_with_stamp(stamp_ns)
+        if hit is not None:
+            return hit
+        i = bisect.bisect_right(self._stamps, int(stamp_ns))
+        return None if i == 0 else (self._stamps[i - 1], self._items[i - 1])
+
+    @property
+    def oldest_ns(self) -> int | None:
+        return self._stamps[0] if self._stamps else None
+
     @property
     def newest_ns(self) -> int | None:
         return self._stamps[-1] if self._stamps else None
