@@ -161,7 +161,12 @@ def test_graph_launch_is_ros2_yaml_and_parses_with_hoi_launch() -> None:
     assert ("~/objects", "/hoi/objects") in by_name["objects_hands"].remaps
     assert ("~/hands", "/hoi/hands") in by_name["objects_hands"].remaps
     assert dict(by_name["objects_hands"].params)["people_source"] == "topic"
-    contacts_cfg = yaml.safe_load((Path(by_name["contacts"].param_files[0])).read_text())["contacts"]["ros__parameters"]
+    from hoi_perception.nodes.contacts_node import PARAMETERS as CONTACTS_PARAMETERS
+
+    # the node's defaults, overridden by its parameter file (which holds only values that differ)
+    contacts_cfg = {p.name: p.default for p in CONTACTS_PARAMETERS}
+    contacts_cfg.update(yaml.safe_load((Path(by_name["contacts"].param_files[0])).read_text())["contacts"]
+                        .get("ros__parameters") or {})
     assert (contacts_cfg["hands_topic"], contacts_cfg["objects_topic"]) == ("/hoi/hands", "/hoi/objects")
     assert "PLUG-IN POINT C" in GRAPH.read_text()
 
