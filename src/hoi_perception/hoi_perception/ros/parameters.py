@@ -71,7 +71,8 @@ def declare_parameters(node: Node, params: Sequence[Param], prefix: str = "") ->
             raise ValueError(f"parameter '{name}': {exc}; it takes {_accepts(p)}") from None
         except TypeError as exc:  # rclpy: a value of another type than the default's
             raise ValueError(f"parameter '{name}': {exc}") from None
-        if value is None and p.default is not None:
+        if value is None and p.default is not None and not isinstance(p.default, Parameter.Type):
+            # (a Parameter.Type default declares a parameter that is unset on purpose, e.g. bag_player topics_include)
             # e.g. cameras:=[]: an empty list has no element type, so rclpy leaves the parameter unset
             raise ValueError(f"parameter '{name}' has no value (an empty list is not accepted); it takes "
                              f"{_accepts(p)}")
