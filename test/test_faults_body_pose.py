@@ -55,7 +55,7 @@ class _Peer:
         rclpy.init(context=self.context)
         self.node = rclpy.create_node("body_pose_faults", context=self.context)
         self.pub_img = self.node.create_publisher(Image, "/fault_cam/image_raw", reliable_qos(300))
-        self.pub_info = self.node.create_publisher(CameraInfo, "/fault_cam/camera_info", reliable_qos(5))
+        self.pub_info = self.node.create_publisher(CameraInfo, "/fault_cam/camera_info", reliable_qos(50))
         self.humans: list[HumanPose3DArray] = []
         self.diags: list[DiagnosticArray] = []
         self.node.create_subscription(HumanPose3DArray, "/body_pose/humans", self.humans.append, reliable_qos(500))
@@ -131,7 +131,10 @@ def test_body_pose_survives_names_and_counts_every_input_fault(tmp_path: Path) -
         bad_k = k.copy()
         bad_k[0, 2] = np.nan
         peer.pub_info.publish(camera_info_msg(bad_k, w, h, FRAME, T0 + 450_000_000))
-        peer.spin(0.3)
+        # the node may still be deserialising the 64 MB image: wait until /diagnostics counts the broken
+        # camera_info before more (good) ones follow, so the order of events is the scripted one
+        peer.spin(20, until=lambda: _status(peer.diags, "body_pose: synchronizer").get("rejected.bad_intrinsics")
+                  == "1")
         # 3. good frames at 10 Hz with max_rate_hz 5, then 30 s back in time
         for i in range(10):
             send_good(T0 + 500_000_000 + i * 100_000_000)

@@ -42,7 +42,7 @@ from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.markers import skeleton_markers
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.parameters import Param, check_topic_name, declare_parameters
-from hoi_perception.ros.qos import reliable_qos, sensor_data_qos
+from hoi_perception.ros.qos import CAMERA_INFO_DEPTH, reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import TfListener, TransformBroadcaster, transform_stamped
 from hoi_perception.ros.time import ns_from_stamp
@@ -168,8 +168,8 @@ class BodyPoseNode(Node):
         # camera_info is not a synchronized stream (one lost info sample would cost a frame): kept by stamp,
         # each frame takes the one whose stamp matches, else the newest not newer than the frame.
         info_topic = str(self.get_parameter("camera_info_topic").value)
-        # depth 5: camera_info comes with every frame; a busy node must not lose a changed one
-        info_qos = reliable_qos(5) if sync_cfg.qos_reliability == "reliable" else sensor_data_qos(5)
+        info_qos = reliable_qos(CAMERA_INFO_DEPTH) if sync_cfg.qos_reliability == "reliable" \
+            else sensor_data_qos(CAMERA_INFO_DEPTH)
         self.create_subscription(CameraInfo, info_topic, self.on_camera_info, info_qos)
         self.info_topic = info_topic
         self.missing_info = 0

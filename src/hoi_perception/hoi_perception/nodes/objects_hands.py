@@ -63,7 +63,7 @@ from hoi_perception.ros.conversions import pose_from_matrix, vector3
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.parameters import Param, declare_parameters
-from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
+from hoi_perception.ros.qos import CAMERA_INFO_DEPTH, TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import TransformBroadcaster, transform_stamped
 from hoi_perception.ros.time import ns_from_stamp
@@ -189,7 +189,8 @@ class ObjectsHandsNode(Node):
             min_period_ns=int(1e9 / rate) if rate > 0 else 0)
         self.sync = TopicSynchronizer(self, topics, self.on_set, sync_cfg, admit=self.admit_image)
         self.info_topic = str(self.get_parameter("camera_info_topic").value)
-        info_qos = reliable_qos(5) if sync_cfg.qos_reliability == "reliable" else sensor_data_qos(5)
+        info_qos = reliable_qos(CAMERA_INFO_DEPTH) if sync_cfg.qos_reliability == "reliable" \
+            else sensor_data_qos(CAMERA_INFO_DEPTH)
         self.create_subscription(CameraInfo, str(self.get_parameter("camera_info_topic").value),
                                  self.on_camera_info, info_qos)
         self._waiting: deque[SyncedSet] = deque(maxlen=10)

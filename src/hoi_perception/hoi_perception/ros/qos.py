@@ -59,6 +59,11 @@ def reliable_qos(depth: int = 10) -> QoSProfile:
 
 
 SENSOR_DATA_QOS = sensor_data_qos(5)
+
+# camera_info is ~400 bytes and comes with every frame; a node blocked for a few seconds (a large
+# image being deserialised, a slow first inference) must not let a changed or broken one be
+# overwritten unseen, so its queue is deeper than an image queue.
+CAMERA_INFO_DEPTH = 50
 RELIABLE_QOS = reliable_qos(10)
 
 TF_QOS = QoSProfile(
