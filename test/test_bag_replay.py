@@ -45,7 +45,9 @@ def small_bag(tmp_path) -> tuple[Path, dict[str, list[int]], tuple[int, int]]:
     return bag, stamps, span
 
 
-def test_two_process_replay_with_sim_time(small_bag):
+@pytest.mark.parametrize("by_name", [False, True], ids=["bag_path", "bag_path_sample"])
+def test_two_process_replay_with_sim_time(small_bag, by_name):
+    """bag_path names the bag, or is ``sample`` with $HOI_SAMPLE_BAG naming it (launch files' default)."""
     from sensor_msgs.msg import Image
     from tf2_msgs.msg import TFMessage
 
@@ -81,13 +83,14 @@ def test_two_process_replay_with_sim_time(small_bag):
 
         proc = subprocess.Popen(
             [sys.executable, "-m", "hoi_perception.nodes.bag_player", "--ros-args",
-             "-p", f"bag_path:={bag}",
+             "-p", f"bag_path:={'sample' if by_name else bag}",
              "-p", f"topics_include:=[{IMAGE_TOPIC}, {HUMANS_TOPIC}, /tf_static]",
              "-p", "wait_for_subscribers:=true",
              "-p", "wait_for_subscribers_timeout_s:=20.0",
              "-p", "clock_rate_hz:=50.0",
              "-p", "linger_s:=1.0"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "HOI_SAMPLE_BAG": str(bag)} if by_name else os.environ.copy(),
         )
 
         # The player ends by itself (no loop); spin until it has, then drain what is in flight.

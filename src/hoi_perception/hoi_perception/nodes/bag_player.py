@@ -11,7 +11,9 @@ Run::
 
 Parameters (validated at start; a bad value logs an error and exits with 2):
 
-* ``bag_path`` (string, required): bag directory or ``.mcap`` file.
+* ``bag_path`` (string, required): bag directory or ``.mcap`` file; ``sample`` is the
+  embedded sample bag (``hoi_perception.bag.sample.default_sample_dir()``, generated on
+  first use), so launch files work from an install in any folder.
 * ``rate`` (double, 1.0, > 0): playback speed factor.
 * ``loop`` (bool, false) and ``max_passes`` (int, 0 = unbounded): replay forever or N times.
 * ``start_offset_s`` (double, 0.0, >= 0): skip the first seconds of the bag
@@ -65,6 +67,9 @@ from hoi_perception.bag.io import BagError, BagMessage, BagReader, TopicInfo
 from hoi_perception.bag.playback import PlaybackConfig, PlaybackRunner, PlaybackStats, schedule, select_topics
 from hoi_perception.ros.parameters import Param, declare_parameters
 
+# bag_path value naming the embedded sample bag (launch defaults use it: no checkout-relative path)
+SAMPLE_KEYWORD = "sample"
+
 CLOCK_TOPIC = "/clock"
 EXIT_OK = 0
 EXIT_BAD_PARAMETERS = 2
@@ -94,7 +99,8 @@ def _ns_to_clock(t_ns: int) -> Clock:
 
 # Read once at start-up (read_only). String arrays without a default are unset: every topic.
 PARAMETERS = (
-    Param("bag_path", "", "bag directory (metadata.yaml) or .mcap file to play; required"),
+    Param("bag_path", "", "bag directory (metadata.yaml) or .mcap file to play; 'sample': the embedded sample bag; "
+          "required"),
     Param("rate", 1.0, "playback speed factor (2.0: twice as fast)", 1e-3, 1000.0),
     Param("loop", False, "play the bag again from the start when it ends"),
     Param("max_passes", 0, "loop: stop after this many passes (0: no limit)", 0, 1000000000),
@@ -180,6 +186,25 @@ class BagPlayer(Node):
         )
 
     # -- parameters ---------------------------------------------------------
+    def _sample_bag(self) -> Path:
+        """The embedded sample bag, generated into the data folder on first use (about a minute)."""
+        from hoi_perception.bag.io import is_complete_bag
+        from hoi_perception.bag.sample import default_sample_dir, ensure_sample_bag, sample_bag_matches
+
+        where = default_sample_dir()
+        if sample_bag_matches(where):
+            return where
+        if is_complete_bag(where) and "hoi_sample_fingerprint" not in (where / "metadata.yaml").read_text():
+            # $HOI_SAMPLE_BAG names a bag of the user's: played as it is, never overwritten
+            self.get_logger().info(f"bag_path:=sample: {where} is not a generated sample bag; playing it as it is")
+            return where
+        self.get_logger().info(f"bag_path:=sample: generating the sample bag into {where} (once; "
+                               "set HOI_SAMPLE_BAG or HOI_DATA_DIR to choose the folder)")
+        try:
+            return ensure_sample_bag(where, progress=False)
+        except OSError as exc:
+            raise ParameterError(f"bag_path:=sample: cannot write the sample bag to {where}: {exc}") from None
+
     def _read_parameters(self) -> tuple[PlaybackConfig, Path]:
         def get(name: str) -> Any:
             try:
@@ -191,6 +216,8 @@ class BagPlayer(Node):
         if not bag:
             raise ParameterError("bag_path is required (a bag directory or .mcap file)")
         path = Path(bag).expanduser()
+        if bag == SAMPLE_KEYWORD and not path.exists():
+            path = self._sample_bag()
         if not path.exists():
             raise ParameterError(f"bag_path {path} does not exist")
         if path.is_dir() and not (path / "metadata.yaml").is_file() and not any(path.glob("*.mcap")):
