@@ -560,3 +560,39 @@ def test_reader_errors_are_one_line_bag_errors(tmp_path):
     with pytest.raises(BagError) as info:
         BagReader(bag).open()
     assert "\n" not in str(info.value) and str(bag) in str(info.value)
+
+
+def test_recorder_under_sim_time_subscribes_before_any_clock(tmp_path):
+    """Under use_sim_time (every replay launch) no /clock exists until the player starts: topic
+    discovery and chunk closing run on the steady clock, so a topic that appears after the
+    recorder started is subscribed and its messages reach the bag with no /clock at all."""
+    import rclpy
+    from std_msgs.msg import String
+
+    bag = tmp_path / "simtime"
+    log = tmp_path / "rec.log"
+    with open(log, "w") as lf:
+        rec = subprocess.Popen(_recorder_cmd(bag, "/simtime/*", "-p", "use_sim_time:=true",
+                                             "-p", "discovery_period_s:=0.1"),
+                               stdout=lf, stderr=subprocess.STDOUT, env=_env())
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    try:
+        _wait_for_line(rec, log, "recording ['/simtime/*']", 30)
+        time.sleep(0.5)  # the recorder's first (start-up) discovery is over: only its timer can find the topic
+        node = rclpy.create_node("simtime_pub", context=ctx)
+        pub = node.create_publisher(String, "/simtime/s", 10)
+        deadline = time.monotonic() + 15
+        while pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pub.get_subscription_count() > 0, log.read_text()
+        for i in range(5):
+            pub.publish(String(data=str(i)))
+        _wait_for_line(rec, log, "recording /simtime/s", 10)
+        time.sleep(1.5)  # a chunk closes by (steady) age
+    finally:
+        rclpy.try_shutdown(context=ctx)
+        rec.send_signal(signal.SIGINT)
+        rec.wait(timeout=30)
+    with BagReader(bag) as r:
+        assert sum(1 for m in r.messages() if m.topic == "/simtime/s") == 5

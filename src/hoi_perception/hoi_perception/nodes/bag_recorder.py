@@ -47,6 +47,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from hoi_perception.bag.recording import CrashSafeBagWriter
 from hoi_perception.nodes.sync_monitor import message_type
 from hoi_perception.ros.parameters import Param, declare_parameters
+from hoi_perception.ros.time import steady_timer
 
 EXIT_OK = 0
 EXIT_BAD_PARAMETERS = 2
@@ -103,9 +104,10 @@ class BagRecorder(Node):
         self.stop_requested = False
         self.failure_reported = False
         self.started = time.monotonic()
-        self.create_timer(period, self.discover)
+        # steady clock: under use_sim_time the recorder must subscribe before the player's /clock starts
+        steady_timer(self, period, self.discover)
         # Closes a chunk by age even when no message arrives to trigger it.
-        self.create_timer(min(0.25, interval / 4), self.writer.poll)
+        steady_timer(self, min(0.25, interval / 4), self.writer.poll)
         self.discover()
         self.get_logger().info(f"recording {self.patterns} into {self.out} "
                                f"(chunks <= {chunk_bytes} B or {interval} s, fsync {fsync})")

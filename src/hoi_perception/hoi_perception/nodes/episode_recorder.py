@@ -53,6 +53,7 @@ from hoi_perception.nodes.sync_monitor import message_type
 from hoi_perception.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.parameters import Param, declare_parameters
+from hoi_perception.ros.time import steady_timer
 
 NAME = "episode_recorder"
 _PATTERN_OK = re.compile(r"^/?[A-Za-z0-9_/~{}*?\[\]!]+$")
@@ -131,9 +132,10 @@ class EpisodeRecorderNode(Node):
             self.create_subscription(Bool, self.button_topic, self.on_button, 10)
         if self.grasp_trigger:
             self.create_subscription(GraspEventArray, grasp_topic, self.on_grasp_events, 50)
-        self.create_timer(period, self.discover)
-        self.create_timer(min(0.25, interval / 4), self.tick)
-        self.create_timer(float(v["status_period_s"]), self.publish_status)
+        # steady clock: discovery, duration limits and status run on wall time, also under use_sim_time
+        steady_timer(self, period, self.discover)
+        steady_timer(self, min(0.25, interval / 4), self.tick)
+        steady_timer(self, float(v["status_period_s"]), self.publish_status)
         self.diagnostics = DiagnosticsPublisher(self)
         self.diagnostics.add("episodes", self.diagnostic_status)
         self.discover()

@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 from geometry_msgs.msg import Point
-from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import ColorRGBA
@@ -66,7 +65,7 @@ from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.qos import CAMERA_INFO_DEPTH, TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import TransformBroadcaster, transform_stamped
-from hoi_perception.ros.time import ns_from_stamp
+from hoi_perception.ros.time import ns_from_stamp, steady_timer
 from hoi_perception.sync.approximate import SyncedSet
 
 PEOPLE_SOURCES = ("blazepose", "topic", "none")
@@ -173,8 +172,7 @@ class ObjectsHandsNode(Node):
                                      self.on_humans, reliable_qos(30))
             if self.humans_wait_s > 0:
                 # a steady clock: under use_sim_time a paused /clock must not hold frames forever
-                self.create_timer(min(0.05, self.humans_wait_s / 2), self._release_waiting,
-                                  clock=Clock(clock_type=ClockType.STEADY_TIME))
+                steady_timer(self, min(0.05, self.humans_wait_s / 2), self._release_waiting)
         self._tracks: deque[Any] = deque(maxlen=30)
         if str(self.get_parameter("tracks_topic").value):
             self.create_subscription(TrackedObject3DArray, str(self.get_parameter("tracks_topic").value),
