@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hoi_perception.objects.pose import box_symmetries, rotation_error_deg
+from hoi_perception.objects.vocabulary import same_object_class
 
 ZED_IMAGE = "/zed/zed_node/left/image_rect_color"
 ZED_DEPTH = "/zed/zed_node/depth/depth_registered"
@@ -159,7 +160,7 @@ def score_object_poses(frames: list[tuple[ZedFrame, list[tuple[str, int, NDArray
             cam_from_obj = cam_from_world @ g.world_from_object
             best, best_d = None, max_distance_m
             for i, (name, _tid, pose) in enumerate(est):
-                if name != g.name or i in used:
+                if not same_object_class(name, g.name) or i in used:
                     continue
                 d = float(np.linalg.norm(pose[:3, 3] - cam_from_obj[:3, 3]))
                 if d < best_d:

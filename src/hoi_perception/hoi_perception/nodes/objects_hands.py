@@ -76,7 +76,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "humans_tolerance_s": (0.0, 1.0), "humans_wait_s": (0.0, 10.0), "max_waiting_frames": (1, 1000),
     "min_object_points": (5, 100000), "max_object_points": (100, 1000000),
     "num_threads": (1, 64), "max_people": (0, 32), "min_registration_inliers": (0.0, 1.0),
-    "max_image_pixels": (0, 2**31 - 1),
+    "max_image_pixels": (0, 2**31 - 1), "held_object_reach_m": (0.1, 1.5), "held_object_touch_m": (0.02, 0.5),
 }
 
 
@@ -118,6 +118,12 @@ PARAMETERS = (
     Param("min_hand_presence", 0.5, "hands below this presence score are dropped", *_r("min_hand_presence")),
     Param("enable_hands", True, "estimate hands (MediaPipe hand landmarks)"),
     Param("max_people", 4, "people_source blazepose: most people per frame (0: no people)", *_r("max_people")),
+    Param("held_objects", True, "also find objects held in a hand from depth, class held_object, when the "
+          "detector has no class for them (objects/held_proposals.py)"),
+    Param("held_object_reach_m", 0.45, "how far from the hand a held object may extend [m]",
+          *_r("held_object_reach_m")),
+    Param("held_object_touch_m", 0.15, "surface this close to the hand seeds a held object [m]",
+          *_r("held_object_touch_m")),
     Param("min_object_points", 30, "fewer depth points in a box: no pose (counted)", *_r("min_object_points")),
     Param("max_object_points", 6000, "pixels back-projected per box (strided)", *_r("max_object_points")),
     Param("track_gate_m", 0.5, "object track association gate [m]", *_r("track_gate_m")),
@@ -216,6 +222,7 @@ class ObjectsHandsNode(Node):
 
     def _make_pipeline(self) -> tuple[Any, Any]:
         from hoi_perception.objects.detector import make_object_detector
+        from hoi_perception.objects.held_proposals import HeldObjectConfig
         from hoi_perception.objects.pipeline import ObjectsHandsPipeline
         from hoi_perception.objects.registration import MeshRegistrar, load_mesh_map
         from hoi_perception.objects.tracker import ObjectTracker
@@ -251,7 +258,10 @@ class ObjectsHandsNode(Node):
                                 min_hits=int(g("track_min_hits")))
         pipe = ObjectsHandsPipeline(det, hands, meshes, MeshRegistrar(str(g("registration_backend"))), tracker,
                                     min_points=int(g("min_object_points")), max_points=int(g("max_object_points")),
-                                    min_registration_inliers=float(g("min_registration_inliers")))
+                                    min_registration_inliers=float(g("min_registration_inliers")),
+                                    held_objects=HeldObjectConfig(reach_m=float(g("held_object_reach_m")),
+                                                                  touch_m=float(g("held_object_touch_m")))
+                                    if g("held_objects") else None)
         return pipe, bodypose
 
     # -- inputs --------------------------------------------------------------

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from hoi_perception.hands.estimator import HandEstimator, HandResult, seeds_from_joints
 from hoi_perception.objects.detector import ObjectDetection, ObjectDetector
+from hoi_perception.objects.held_proposals import HandPoints, HeldObjectConfig, held_object_proposals
 from hoi_perception.objects.pose import ObbPose, box_symmetries, obb_pose
 from hoi_perception.objects.registration import MeshModel, MeshRegistrar
 from hoi_perception.objects.segmentation import person_mask_from_joints, segment_object
@@ -55,6 +56,18 @@ class FrameResult:
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> detections without a pose
 
 
+def _hand_points(people: list[PersonInput], hands: list[HandResult]) -> list[HandPoints]:
+    """Each hand once: its 21 keypoints where the hand model ran, else the skeleton's wrist and knuckles."""
+    out = [HandPoints(hr.keypoints_2d, hr.person_track_id, hr.side) for hr in hands]
+    have = {(hr.person_track_id, hr.side) for hr in hands}
+    for p in people:
+        for s in seeds_from_joints(p.joints_2d, p.confidence, p.track_id):
+            if (p.track_id, s.side) not in have:
+                pts = [s.wrist, s.index, s.pinky] + ([s.thumb] if s.thumb is not None else [])
+                out.append(HandPoints(np.asarray(pts, dtype=np.float64), p.track_id, s.side))
+    return out
+
+
 def _pose4(r: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
     m = np.eye(4)
     m[:3, :3], m[:3, 3] = r, t
@@ -66,8 +79,11 @@ class ObjectsHandsPipeline:
                  meshes: dict[str, MeshModel] | None = None, registrar: MeshRegistrar | None = None,
                  tracker: ObjectTracker | None = None, min_points: int = 30, max_points: int = 6000,
                  min_registration_inliers: float = 0.5, skip_classes: tuple[str, ...] = ("person",),
-                 accept_inliers: float = 0.8) -> None:
+                 accept_inliers: float = 0.8, held_objects: HeldObjectConfig | None = None) -> None:
+        """``held_objects``: also propose class-agnostic objects held in a hand from depth
+        (objects/held_proposals.py); None: detector boxes only."""
         self.detector = detector
+        self.held_objects = held_objects
         self.hands = hands
         self.meshes = dict(meshes or {})
         self.registrar = registrar or MeshRegistrar()
@@ -78,7 +94,7 @@ class ObjectsHandsPipeline:
         self.skip_classes = set(skip_classes)
         self._prev_world: dict[int, NDArray[np.float64]] = {}  # track id -> world_from_object (mesh poses)
         self.counters: dict[str, int] = {"frames": 0, "detections": 0, "objects": 0, "hands": 0, "mesh_poses": 0,
-                                         "obb_poses": 0, "bad_input": 0}
+                                         "obb_poses": 0, "bad_input": 0, "held_proposals": 0}
 
     def process(self, rgb: NDArray[np.uint8], depth: NDArray[np.float32] | None, k: NDArray[np.float64],
                 stamp_s: float, people: list[PersonInput] | None = None,
@@ -109,11 +125,19 @@ class ObjectsHandsPipeline:
         skipped: dict[str, int] = {}
         estimates: list[tuple[ObjectDetection, NDArray[np.float64], NDArray[np.float64], float, str, int, str, float]] = []
         tm["segment"] = tm["pose"] = tm["register"] = 0.0
-        if depth is not None and detections:
+        held = self.held_objects is not None and depth is not None and bool(people or hands)
+        if depth is not None and (detections or held):
             t0 = time.perf_counter()
             pmask = person_mask_from_joints((h, w), [(p.joints_2d, p.confidence) for p in people],
                                             [hr.keypoints_2d for hr in hands]) if (people or hands) else None
             tm["segment"] += (time.perf_counter() - t0) * 1e3
+            if held:
+                t0 = time.perf_counter()
+                proposals, _why = held_object_proposals(depth, k, (w, h), _hand_points(people, hands), pmask,
+                                                        detections, self.held_objects)
+                tm["held"] = (time.perf_counter() - t0) * 1e3
+                self.counters["held_proposals"] += len(proposals)
+                detections = [*detections, *proposals]
             up = world_from_cam[:3, :3].T @ np.array([0.0, 0.0, 1.0]) if world_from_cam is not None else None
             for det in detections:
                 if det.hoi_class is None or det.hoi_class in self.skip_classes:

@@ -100,7 +100,7 @@ def segment_object(depth: NDArray[np.float32], k: NDArray[np.float64], box: tupl
     pts = np.stack([np.broadcast_to(x, z.shape)[near], np.broadcast_to(y, z.shape)[near], z[near]], axis=1)
     pix = np.stack([np.broadcast_to(cols[None, :], z.shape)[near], np.broadcast_to(rows[:, None], z.shape)[near]], 1)
     seed_mask = (np.abs(z - z0) < 3 * voxel)[near] & centre[near]
-    keep = _connected_to_seed(pts, seed_mask, voxel)
+    keep = connected_to_seed(pts, seed_mask, voxel)
     pts, pix = pts[keep], pix[keep]
     if len(pts) < min_points:
         return ObjectPoints(pts, pix, n_valid, n_person, "object component too small")
@@ -121,7 +121,7 @@ def _support_layer(heights: NDArray[np.float64], bin_m: float = 0.02, min_fracti
     return float(0.5 * (edges[i] + edges[i + 1]))
 
 
-def _connected_to_seed(pts: NDArray[np.float64], seed: NDArray[np.bool_], voxel: float) -> NDArray[np.bool_]:
+def connected_to_seed(pts: NDArray[np.float64], seed: NDArray[np.bool_], voxel: float) -> NDArray[np.bool_]:
     """Points whose voxel is 26-connected to a voxel holding a seed point.
 
     The grid spacing grows with distance so a sparse far object (depth
@@ -165,7 +165,7 @@ def person_mask_from_joints(shape: tuple[int, int], skeletons: list[tuple[NDArra
         if not np.isfinite(sw) or sw < 4:
             ok = np.isfinite(j2d).all(1) & (conf >= min_confidence)
             sw = 0.25 * float(np.ptp(j2d[ok, 1])) if ok.sum() >= 2 else 10.0
-        thick = int(max(3, limb_fraction * sw))
+        thick = int(min(max(3, limb_fraction * sw), 255))  # cv2 refuses > 32767; wild joints must not crash
         for a, b in BONES:
             if conf[a] >= min_confidence and conf[b] >= min_confidence and np.isfinite(j2d[[a, b]]).all():
                 cv2.line(mask, tuple(int(round(v)) for v in j2d[a]), tuple(int(round(v)) for v in j2d[b]), 1, thick)

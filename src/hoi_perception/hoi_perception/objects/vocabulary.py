@@ -43,6 +43,8 @@ VOCABULARY: dict[str, HoiClass] = {c.name: c for c in (
     HoiClass("table", graspable=False, support=True),
     HoiClass("sofa", graspable=False, support=True),
     HoiClass("bin", graspable=False),
+    # class unknown: found in depth as what a hand holds (objects/held_proposals.py)
+    HoiClass("held_object", graspable=True),
 )}
 
 # detector class name (lower case) -> vocabulary name
@@ -66,3 +68,18 @@ DETECTOR_TO_HOI: dict[str, str] = {
 def to_hoi(detector_label: str) -> str | None:
     """Vocabulary name of a detector class, or None when it is not an HOI object."""
     return DETECTOR_TO_HOI.get(detector_label.strip().lower())
+
+
+def class_key(name: str) -> str:
+    """Vocabulary name of any class name (a detector's, the ground truth's "Box"), else it lower-cased."""
+    return to_hoi(name) or name.strip().lower()
+
+
+def same_object_class(predicted: str, truth: str) -> bool:
+    """Whether a predicted object class can be the ground truth's: the same vocabulary name, or a
+    class-agnostic ``held_object`` (objects/held_proposals.py) against anything graspable."""
+    p, t = class_key(predicted), class_key(truth)
+    if p == t:
+        return True
+    cls = VOCABULARY.get(t)
+    return p == "held_object" and cls is not None and cls.graspable

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from hoi_perception.evaluation.metrics.context import EvalContext, finite_stats, nearest
+from hoi_perception.objects.vocabulary import class_key, same_object_class
 
 GT_HOI = "/ground_truth/hoi"
 GT_CONTACTS = "/ground_truth/contacts"
@@ -72,6 +73,20 @@ def hand_contacts(msg: Any) -> dict[str, dict[str, bool]]:
     return out
 
 
+def as_truth_names(pred: dict[str, dict[str, bool]], gt: dict[str, dict[str, bool]]) -> dict[str, dict[str, bool]]:
+    """``pred`` with each object renamed to the ground truth's name of the same class in that frame
+    (the node says "box" or "held_object", the bag "Box"); contacts of one truth name are merged."""
+    out: dict[str, dict[str, bool]] = {}
+    for name, hands in pred.items():
+        exact = [g for g in gt if class_key(g) == class_key(name)]
+        any_ = exact or [g for g in gt if same_object_class(name, g)]
+        key = any_[0] if any_ else name
+        d = out.setdefault(key, {h: False for h in HANDS})
+        for h in HANDS:
+            d[h] |= hands.get(h, False)
+    return out
+
+
 def transitions(seq: list[tuple[int, dict[str, dict[str, bool]]]]) -> list[GraspEvent]:
     """Grasp / release events of a stamp-ordered sequence of hand_contacts()."""
     events: list[GraspEvent] = []
@@ -94,7 +109,8 @@ def match_events(gt: list[GraspEvent], pred: list[GraspEvent], window_ns: int) -
     cands = []
     for i, g in enumerate(gt):
         for j, p in enumerate(pred):
-            if (g.hand, g.kind, g.object_name) == (p.hand, p.kind, p.object_name) and abs(p.stamp_ns - g.stamp_ns) <= window_ns:
+            if (g.hand, g.kind) == (p.hand, p.kind) and same_object_class(p.object_name, g.object_name) \
+                    and abs(p.stamp_ns - g.stamp_ns) <= window_ns:
                 cands.append((abs(p.stamp_ns - g.stamp_ns), i, j))
     used_g, used_p, errors = set(), set(), []
     for _, i, j in sorted(cands):
@@ -176,7 +192,7 @@ class ContactsFamily:
                 continue
             frames += 1
             gt = hand_contacts(gt_msgs[j][1])
-            pred = hand_contacts(msg)
+            pred = as_truth_names(hand_contacts(msg), gt)
             ok = 0
             n = 0
             for name in set(gt) | set(pred):

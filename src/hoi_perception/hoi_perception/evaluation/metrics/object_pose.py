@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from hoi_perception.evaluation.metrics.context import EvalContext, finite_stats, nearest, pose_matrix
+from hoi_perception.objects.vocabulary import same_object_class
 
 GT_TOPIC = "/ground_truth/objects"
 GT_TRACKS = "/ground_truth/tracks"
@@ -45,8 +46,9 @@ def load_mesh_points(uri: str) -> np.ndarray | None:
 
 def pair_objects(preds: list[tuple[int, str, np.ndarray]], gts: list[tuple[int, str, np.ndarray]]) -> list[tuple[int, int]]:
     """(pred index, gt index) of (track id, name, position in the ground truth's frame) entries:
-    same non-zero track id and name first, then same name by nearest position. Names compare
-    case-insensitively (the detector's vocabulary says "table", the bag's ground truth "Table");
+    same non-zero track id and name first, then same class by nearest position. Classes compare
+    through the vocabulary (the detector says "table", the bag's ground truth "Table"; a
+    class-agnostic held_object may be any graspable object: objects/vocabulary.same_object_class);
     an id alone never pairs: a node's own track ids need not be the ground truth's."""
     pairs, used_p, used_g = [], set(), set()
     gid = {(tid, name.lower()): j for j, (tid, name, _) in enumerate(gts) if tid}
@@ -57,7 +59,7 @@ def pair_objects(preds: list[tuple[int, str, np.ndarray]], gts: list[tuple[int, 
             used_p.add(i)
             used_g.add(j)
     cands = sorted((float(np.linalg.norm(p[2] - g[2])), i, j) for i, p in enumerate(preds) if i not in used_p
-                   for j, g in enumerate(gts) if j not in used_g and p[1].lower() == g[1].lower())
+                   for j, g in enumerate(gts) if j not in used_g and same_object_class(p[1], g[1]))
     for _, i, j in cands:
         if i in used_p or j in used_g:
             continue
