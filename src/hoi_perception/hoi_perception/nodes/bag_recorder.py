@@ -31,8 +31,6 @@ Exit codes: 0 recorded and closed, 2 start-up error, 3 stopped by a write error.
 
 from __future__ import annotations
 
-import fnmatch
-import re
 import signal
 import sys
 import time
@@ -42,21 +40,16 @@ from typing import Any
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from hoi_perception.bag.recording import CrashSafeBagWriter
-from hoi_perception.nodes.sync_monitor import message_type
 from hoi_perception.ros.parameters import Param, declare_parameters
+from hoi_perception.ros.pattern_subscriber import PatternSubscriber, check_patterns
 from hoi_perception.ros.time import steady_timer
 
 EXIT_OK = 0
 EXIT_BAD_PARAMETERS = 2
 EXIT_WRITE_FAILED = 3
 NAME = "bag_recorder"
-
-# Topic names (rcl's rules) plus fnmatch's * ? [ ] !.
-_PATTERN_OK = re.compile(r"^/?[A-Za-z0-9_/~{}*?\[\]!]+$")
-
 
 PARAMETERS = (
     Param("output", "", "bag directory to create (required; an existing one is never overwritten)"),
@@ -76,7 +69,7 @@ class BagRecorder(Node):
         self.writer: CrashSafeBagWriter | None = None
         v = declare_parameters(self, PARAMETERS)
         self.out = str(v["output"])
-        self.patterns = list(v["topics"])
+        self.patterns = check_patterns(v["topics"])
         self.compress = bool(v["compress"])
         chunk_bytes, interval = int(v["chunk_bytes"]), float(v["chunk_interval_s"])
         fsync = bool(v["fsync"])
@@ -84,12 +77,6 @@ class BagRecorder(Node):
         period = float(v["discovery_period_s"])
         if not self.out:
             raise ValueError("parameter 'output' (bag directory to create) is required")
-        if not self.patterns or not all(isinstance(t, str) and t for t in self.patterns):
-            raise ValueError(f"parameter 'topics' must be a non-empty list of topic names or patterns, "
-                             f"got {self.patterns!r}")
-        bad = [t for t in self.patterns if not _PATTERN_OK.match(t)]
-        if bad:
-            raise ValueError(f"parameter 'topics': not a topic name or pattern: {bad}")
         if Path(self.out).exists():
             raise ValueError(f"output {self.out} exists; refusing to overwrite a recording")
         try:
@@ -97,10 +84,8 @@ class BagRecorder(Node):
                                              chunk_bytes=chunk_bytes, chunk_interval_s=interval, fsync=fsync).open()
         except OSError as exc:
             raise ValueError(f"cannot create bag {self.out}: {exc.strerror or exc}") from None
-        self.received: dict[str, int] = {}
-        self.transport_lost: dict[str, int] = {}
-        self._last_seq: dict[tuple[str, Any], int] = {}
-        self.skipped: dict[str, str] = {}
+        self.topics = PatternSubscriber(self, self.patterns, self.qos_depth, self._add_topic,
+                                        self.on_message, self._on_lost)
         self.stop_requested = False
         self.failure_reported = False
         self.started = time.monotonic()
@@ -115,60 +100,22 @@ class BagRecorder(Node):
     def discover(self) -> None:
         if self.stop_requested or self.writer is None:
             return
-        for topic, types in self.get_topic_names_and_types():
-            if topic in self.received or topic in self.skipped:
-                continue
-            if not any(fnmatch.fnmatchcase(topic, p) for p in self.patterns):
-                continue
-            type_name = types[0]
-            try:
-                cls = message_type(type_name)
-                # transient local catches latched topics (/tf_static) published before we joined
-                latched = any(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
-                              for i in self.get_publishers_info_by_topic(topic))
-                self.writer.add_topic(topic, type_name)
-            except Exception as e:  # unknown type in the typestore, or not importable
-                self.skipped[topic] = f"{type_name}: {e}"
-                self.get_logger().error(f"cannot record {topic} ({type_name}): {e}")
-                continue
-            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100 if latched else self.qos_depth,
-                             reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
-            self.received[topic] = 0
-            self.create_subscription(cls, topic, self._callback(topic), qos, raw=True)
-            self.get_logger().info(f"recording {topic} ({type_name})")
+        self.topics.discover()
         self._check_writer()
 
-    def _callback(self, topic: str) -> Any:
-        # Two parameters: rclpy then passes the MessageInfo with the publisher's sequence number.
-        def on_message(data: bytes, info: Any) -> None:
-            self.on_message(topic, data, info)
+    def _add_topic(self, topic: str, type_name: str, _latched: bool) -> None:
+        assert self.writer is not None
+        self.writer.add_topic(topic, type_name)
 
-        return on_message
-
-    def on_message(self, topic: str, data: bytes, info: Any = None) -> None:
-        self.received[topic] += 1
-        if info is not None:
-            self._count_transport_gaps(topic, info)
+    def on_message(self, topic: str, data: bytes) -> None:
         assert self.writer is not None
         self.writer.write_raw(topic, self.get_clock().now().nanoseconds, data)
         self._check_writer()
 
-    def _count_transport_gaps(self, topic: str, info: Any) -> None:
-        """Messages DDS dropped before the recorder took them (a keep-last queue overrun while it was
-        busy) show up as gaps in the publisher's sequence numbers."""
-        seq = info.get("publication_sequence_number") if isinstance(info, dict) else None
-        if not seq:
-            return
-        gid = info.get("publisher_gid")
-        key = (topic, bytes(gid["data"]) if isinstance(gid, dict) and "data" in gid else repr(gid))
-        last = self._last_seq.get(key)
-        self._last_seq[key] = seq
-        if last is not None and seq > last + 1:
-            self.transport_lost[topic] = self.transport_lost.get(topic, 0) + seq - last - 1
-            self.get_logger().warning(
-                f"{topic}: {self.transport_lost[topic]} messages lost before reaching the recorder so far "
-                f"(publisher sequence gaps; raise qos_depth or lower the load)", throttle_duration_sec=5.0)
+    def _on_lost(self, topic: str, _n: int) -> None:
+        self.get_logger().warning(
+            f"{topic}: {self.topics.transport_lost[topic]} messages lost before reaching the recorder so far "
+            f"(publisher sequence gaps; raise qos_depth or lower the load)", throttle_duration_sec=5.0)
 
     def _check_writer(self) -> None:
         w = self.writer
@@ -196,9 +143,9 @@ class BagRecorder(Node):
                  f"to {self.out} ({state}, {time.monotonic() - self.started:.1f} s)"]
         counts = w.counts()
         lines += [f"  {t}: {counts.get(t, 0)} written of {n} received"
-                  + (f", {self.transport_lost[t]} lost before reaching the recorder" if t in self.transport_lost
-                     else "") for t, n in sorted(self.received.items())]
-        lines += [f"  skipped {t}: {why}" for t, why in sorted(self.skipped.items())]
+                  + (f", {self.topics.transport_lost[t]} lost before reaching the recorder" if t in self.topics.transport_lost
+                     else "") for t, n in sorted(self.topics.received.items())]
+        lines += [f"  skipped {t}: {why}" for t, why in sorted(self.topics.skipped.items())]
         if w.error is not None:
             lines.append(f"  lost: {w.lost_in_failed_chunk} in the chunk whose write failed, "
                          f"{w.dropped - w.lost_in_failed_chunk} after it")

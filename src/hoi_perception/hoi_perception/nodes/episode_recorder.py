@@ -25,15 +25,12 @@ Exit codes: 0, 2 start-up error (one line).
 
 from __future__ import annotations
 
-import fnmatch
-import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool
 
 from hoi_msgs.msg import EpisodeStatus, GraspEvent, GraspEventArray
@@ -49,15 +46,13 @@ from hoi_perception.bag.episodes import (
     State,
     WriterOptions,
 )
-from hoi_perception.nodes.sync_monitor import message_type
 from hoi_perception.ros.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.parameters import Param, declare_parameters
+from hoi_perception.ros.pattern_subscriber import PatternSubscriber, check_patterns
 from hoi_perception.ros.time import steady_timer
 
 NAME = "episode_recorder"
-_PATTERN_OK = re.compile(r"^/?[A-Za-z0-9_/~{}*?\[\]!]+$")
-
 
 PARAMETERS = (
     Param("output_dir", "", "folder of the episode folders (empty: <venv>/share/hoi_perception/episodes)"),
@@ -92,7 +87,7 @@ class EpisodeRecorderNode(Node):
         super().__init__(NAME)
         v = declare_parameters(self, PARAMETERS)
         out = str(v["output_dir"])
-        self.patterns = list(v["topics"])
+        self.patterns = check_patterns(v["topics"])
         snapshot = list(v["snapshot_topics"])
         self.qos_depth = int(v["qos_depth"])
         period = float(v["discovery_period_s"])
@@ -101,12 +96,8 @@ class EpisodeRecorderNode(Node):
         self.button_mode = str(v["button_mode"])
         self.grasp_trigger = bool(v["grasp_trigger"])
         grasp_topic = str(v["grasp_topic"])
-        if not self.patterns or not all(isinstance(t, str) and t for t in self.patterns):
-            raise ValueError(f"parameter 'topics' must be a non-empty list of topic names or patterns, "
-                             f"got {self.patterns!r}")
-        bad = [t for t in self.patterns + snapshot if not _PATTERN_OK.match(t)]
-        if bad:
-            raise ValueError(f"parameters 'topics'/'snapshot_topics': not a topic name or pattern: {bad}")
+        if snapshot:
+            check_patterns(snapshot, "'snapshot_topics'")
         root = Path(out).expanduser() if out else paths.writable_dir("episodes")
         if root.exists() and not root.is_dir():
             raise ValueError(f"output_dir {root} exists and is not a folder")
@@ -118,10 +109,13 @@ class EpisodeRecorderNode(Node):
             writer_options=WriterOptions("zstd" if v["compress"] else "", int(v["chunk_bytes"]), interval,
                                          bool(v["fsync"])),
             snapshot_topics=snapshot, stop_delay_s=float(v["stop_delay_s"]))
-        self.received: dict[str, int] = {}
-        self.skipped: dict[str, str] = {}
+        self.topics = PatternSubscriber(
+            self, self.patterns, self.qos_depth,
+            add_topic=lambda topic, type_name, latched: self.core.add_topic(topic, type_name, latched=latched),
+            on_message=lambda topic, data: self.core.on_message(topic, self.get_clock().now().nanoseconds, data,
+                                                                time.monotonic()),
+            on_lost=lambda _topic, n: self.core.note_transport_lost(n))
         self.rejected_requests = 0
-        self._last_seq: dict[tuple[str, Any], int] = {}
         self.status_pub = self.create_publisher(
             EpisodeStatus, "~/status",
             QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
@@ -148,48 +142,7 @@ class EpisodeRecorderNode(Node):
     # -- topics ------------------------------------------------------------------
 
     def discover(self) -> None:
-        for topic, types in self.get_topic_names_and_types():
-            if topic in self.received or topic in self.skipped:
-                continue
-            if not any(fnmatch.fnmatchcase(topic, p) for p in self.patterns):
-                continue
-            type_name = types[0]
-            try:
-                cls = message_type(type_name)
-                # transient local catches latched topics (/tf_static) published before we joined
-                latched = any(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
-                              for i in self.get_publishers_info_by_topic(topic))
-                self.core.add_topic(topic, type_name, latched=latched)
-            except Exception as e:  # unknown type in the typestore, or not importable
-                self.skipped[topic] = f"{type_name}: {e}"
-                self.get_logger().error(f"cannot record {topic} ({type_name}): {e}")
-                continue
-            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100 if latched else self.qos_depth,
-                             reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
-            self.received[topic] = 0
-            self.create_subscription(cls, topic, self._callback(topic), qos, raw=True)
-            self.get_logger().info(f"subscribed {topic} ({type_name}{', latched' if latched else ''})")
-
-    def _callback(self, topic: str) -> Any:
-        def on_message(data: bytes, info: Any) -> None:
-            self.received[topic] += 1
-            self._count_transport_gaps(topic, info)
-            self.core.on_message(topic, self.get_clock().now().nanoseconds, data, time.monotonic())
-
-        return on_message
-
-    def _count_transport_gaps(self, topic: str, info: Any) -> None:
-        """DDS keep-last overruns show up as gaps in the publisher's sequence numbers."""
-        seq = info.get("publication_sequence_number") if isinstance(info, dict) else None
-        if not seq:
-            return
-        gid = info.get("publisher_gid")
-        key = (topic, bytes(gid["data"]) if isinstance(gid, dict) and "data" in gid else repr(gid))
-        last = self._last_seq.get(key)
-        self._last_seq[key] = seq
-        if last is not None and seq > last + 1:
-            self.core.note_transport_lost(seq - last - 1)
+        self.topics.discover()
 
     # -- commands ----------------------------------------------------------------
 
@@ -303,7 +256,7 @@ class EpisodeRecorderNode(Node):
         values: dict[str, object] = {"state": s.state.name, "episode_id": s.episode_id, "duration_s": s.duration_s,
                                      "size_bytes": s.size_bytes, "messages": s.messages, "dropped": s.dropped,
                                      "episodes_recorded": s.episodes_recorded, "free_bytes": s.free_bytes,
-                                     "topics": len(self.received), "skipped_topics": len(self.skipped),
+                                     "topics": len(self.topics.received), "skipped_topics": len(self.topics.skipped),
                                      "rejected_requests": self.rejected_requests,
                                      "last_stop_reason": s.last_stop_reason}
         if s.state == State.ERROR:
@@ -311,8 +264,8 @@ class EpisodeRecorderNode(Node):
         lim = self.core.limits.min_free_bytes
         if lim and s.free_bytes and s.free_bytes < 2 * lim:
             return WARN, f"disk nearly full: {s.free_bytes} bytes free", values
-        if self.skipped:
-            return WARN, f"{len(self.skipped)} topics cannot be recorded", values
+        if self.topics.skipped:
+            return WARN, f"{len(self.topics.skipped)} topics cannot be recorded", values
         return OK, s.state.name.lower(), values
 
     def close(self) -> None:
