@@ -112,7 +112,7 @@ def test_body_pose_node_publishes_stamped_poses_tf_and_markers(tmp_path: Path) -
     # the node's JSON report (written at shutdown): the default box source, people found
     report = json.loads(report_path.read_text())
     assert report["box_source"] == "ssd+blazepose" and report["source"].startswith("blazepose")
-    assert report["frames"] >= 1 and report["people"] >= 1 and report["bad_input"] == 0
+    assert report["frames"] >= 1 and report["people"] >= 1 and report["bad_input"] == 0, json.dumps(report)
     if True:  # keeps the original assertions' indentation
         arr = [p for p in poses if p.humans][0]
         assert ns_from_stamp(arr.header.stamp) in sent  # stamped with the source image's stamp

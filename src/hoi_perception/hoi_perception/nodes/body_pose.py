@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import deque
 from typing import Any
 
 import numpy as np
@@ -37,12 +36,13 @@ from hoi_perception.imaging.rgbd import CameraIngest, RgbdIngest
 from hoi_perception.inputs.camera_guard import CameraInputGuard
 from hoi_perception.inputs.checks import DEFAULT_MAX_PIXELS
 from hoi_perception.render.skeleton import draw_banner, draw_pose
+from hoi_perception.ros.camera_input import CameraInput
 from hoi_perception.ros.conversions import box3d_from_msg, human_pose_msg
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.markers import skeleton_markers
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.parameters import Param, check_topic_name, declare_parameters
-from hoi_perception.ros.qos import CAMERA_INFO_DEPTH, reliable_qos, sensor_data_qos
+from hoi_perception.ros.qos import reliable_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import TfListener, TransformBroadcaster, transform_stamped
 from hoi_perception.ros.time import ns_from_stamp
@@ -165,15 +165,7 @@ class BodyPoseNode(Node):
             topics.append((Image, self.get_parameter("depth_topic").value))
         sync_cfg = SyncConfig.declare(self, "sync", SYNC_DEFAULTS)
         self.sync = TopicSynchronizer(self, topics, self.on_set, sync_cfg, admit=self.admit_image)
-        # camera_info is not a synchronized stream (one lost info sample would cost a frame): kept by stamp,
-        # each frame takes the one whose stamp matches, else the newest not newer than the frame.
         info_topic = str(self.get_parameter("camera_info_topic").value)
-        info_qos = reliable_qos(CAMERA_INFO_DEPTH) if sync_cfg.qos_reliability == "reliable" \
-            else sensor_data_qos(CAMERA_INFO_DEPTH)
-        self.create_subscription(CameraInfo, info_topic, self.on_camera_info, info_qos)
-        self.info_topic = info_topic
-        self.missing_info = 0
-        self._waiting_for_info: deque[SyncedSet] = deque(maxlen=10)
         topics.append((CameraInfo, info_topic))
         out_qos = reliable_qos(10)
         self.pub = self.create_publisher(HumanPose3DArray, "~/humans", out_qos)
@@ -182,6 +174,9 @@ class BodyPoseNode(Node):
         self.pub_img = self.create_publisher(Image, "~/annotated", out_qos) if self.publish_annotated else None
         self.tf = TransformBroadcaster(self) if self.get_parameter("publish_tf").value else None
         self.input_monitor = RateMonitor()
+        # admission, camera_info by stamp, frames held until the first camera_info (ros/camera_input.py)
+        self.camera = CameraInput(self, self.guard, info_topic, sync_cfg.qos_reliability == "reliable",
+                                  self.input_monitor, self.process_guarded)
         self.output_monitor = RateMonitor()
         self.bad_input = 0
         self.frames = 0
@@ -203,7 +198,7 @@ class BodyPoseNode(Node):
 
         st = self.sync.stats()
         values: dict[str, object] = {"sets": st.emitted_sets, "bad_input": self.bad_input,
-                                     "missing_camera_info": self.missing_info,
+                                     "missing_camera_info": self.camera.missing_info,
                                      "frames_without_box_input": self.box_inputs_missing,
                                      "frames_without_transform": self.tf_missing, "time_jumps": self.guard.time_jumps,
                                      "sync_callback_errors": self.sync.callback_errors}
@@ -228,25 +223,7 @@ class BodyPoseNode(Node):
 
     def admit_image(self, stream: int, msg: Image) -> bool:
         """Header checks before the synchronizer queues the image (an 8000x8000 one is never converted)."""
-        ok, line = self.guard.admit_image(msg, self.sync.topics[stream])
-        if not ok:
-            self.input_monitor.errors += 1
-            if line:
-                self.get_logger().warning(line)
-        return ok
-
-    def on_camera_info(self, msg: CameraInfo) -> None:
-        first = not self.guard.has_camera_info
-        ok, line = self.guard.add_camera_info(ns_from_stamp(msg.header.stamp), msg.k, msg.width, msg.height, msg,
-                                              self.info_topic)
-        if line:
-            self.get_logger().warning(line + "; the last good camera_info stays in use")
-        if ok and first and self._waiting_for_info:
-            # frames that came before the first CameraInfo (discovery order) are processed now, each inside
-            # the same error guard as a live frame
-            held, self._waiting_for_info = list(self._waiting_for_info), deque(maxlen=self._waiting_for_info.maxlen)
-            for s in held:
-                self.process_guarded(s)
+        return self.camera.admit(self.sync.topics[stream], msg)
 
     def on_box_msg(self, msg: Any) -> None:
         self._box_msgs.add(ns_from_stamp(msg.header.stamp), msg)
@@ -279,15 +256,7 @@ class BodyPoseNode(Node):
 
     def on_set(self, s: SyncedSet) -> None:
         self.input_monitor.tick()
-        if not self.guard.has_camera_info:
-            if len(self._waiting_for_info) == self._waiting_for_info.maxlen:
-                self.missing_info += 1  # the oldest held frame is given up
-                self.input_monitor.drop("no_camera_info")
-                line = self.guard.drop("no_camera_info", f"no camera_info on {self.info_topic} yet: oldest held "
-                                       "frame dropped")
-                if line:
-                    self.get_logger().warning(line)
-            self._waiting_for_info.append(s)
+        if self.camera.hold_until_info(s):
             return
         self.process_guarded(s)
 
@@ -302,6 +271,9 @@ class BodyPoseNode(Node):
             if line:
                 self.get_logger().warning(line)
         except Exception as e:  # an estimator/OpenCV failure on one frame must not end the node
+            if not self.context.ok():  # stopped while this frame was in flight: not a fault of the frame
+                self.guard.drop("shutdown", f"frame at {s.stamp_ns} ns not finished: the node is stopping")
+                return
             self.bad_input += 1
             self.input_monitor.errors += 1
             line = self.guard.drop("processing_error", f"frame at {s.stamp_ns} ns failed: {e!r}")
@@ -388,7 +360,7 @@ class BodyPoseNode(Node):
                 "people": self.people, "depth_frames": self.depth_frames, "track_ids": len(self.track_ids),
                 "latency_ms_p50": float(np.percentile(lat, 50)), "latency_ms_p90": float(np.percentile(lat, 90)),
                 "sets": st.emitted_sets, "sync_dropped": st.dropped_total(), "bad_input": self.bad_input,
-                "missing_camera_info": self.missing_info, "skipped_rate_limit": self.faults.dropped["rate_limit"],
+                "missing_camera_info": self.camera.missing_info, "skipped_rate_limit": self.faults.dropped["rate_limit"],
                 "rejected": dict(self.faults.rejected), "dropped": self.drops_by_reason(),
                 "time_jumps": self.guard.time_jumps,
                 "frames_without_box_input": self.box_inputs_missing, "frames_without_transform": self.tf_missing,
@@ -401,7 +373,7 @@ class BodyPoseNode(Node):
         return (f"body_pose summary: backend {self.source}; {self.frames} frames processed, {self.people} person "
                 f"detections, depth used in {self.depth_frames} frames; latency p50 {np.percentile(lat, 50):.1f} ms, "
                 f"p90 {np.percentile(lat, 90):.1f} ms; {st.emitted_sets} synchronized sets, {st.dropped_total()} "
-                f"dropped by the synchronizer, {self.bad_input} bad inputs, {self.missing_info} frames without camera_info; "
+                f"dropped by the synchronizer, {self.bad_input} bad inputs, {self.camera.missing_info} frames without camera_info; "
                 f"{len(self.track_ids)} distinct track ids; {self.guard.time_jumps} time jumps; rejected: "
                 f"{dict(self.faults.rejected) or 'none'}; drops by reason: {self.drops_by_reason() or 'none'}")
 

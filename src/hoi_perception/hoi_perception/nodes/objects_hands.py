@@ -58,11 +58,12 @@ from hoi_perception.imaging.rgbd import RgbdIngest
 from hoi_perception.inputs.camera_guard import CameraInputGuard
 from hoi_perception.inputs.checks import DEFAULT_MAX_PIXELS
 from hoi_perception.objects.detector import DETECTORS
+from hoi_perception.ros.camera_input import CameraInput
 from hoi_perception.ros.conversions import pose_from_matrix, vector3
 from hoi_perception.ros.diagnostics import DiagnosticsPublisher, RateMonitor
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.parameters import Param, declare_parameters
-from hoi_perception.ros.qos import CAMERA_INFO_DEPTH, TF_STATIC_LISTENER_QOS, reliable_qos, sensor_data_qos
+from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos
 from hoi_perception.ros.synchronizer import SyncConfig, TopicSynchronizer
 from hoi_perception.ros.tf import TransformBroadcaster, transform_stamped
 from hoi_perception.ros.time import ns_from_stamp, steady_timer
@@ -192,12 +193,6 @@ class ObjectsHandsNode(Node):
             max_pixels=int(self.get_parameter("max_image_pixels").value),
             min_period_ns=int(1e9 / rate) if rate > 0 else 0)
         self.sync = TopicSynchronizer(self, topics, self.on_set, sync_cfg, admit=self.admit_image)
-        self.info_topic = str(self.get_parameter("camera_info_topic").value)
-        info_qos = reliable_qos(CAMERA_INFO_DEPTH) if sync_cfg.qos_reliability == "reliable" \
-            else sensor_data_qos(CAMERA_INFO_DEPTH)
-        self.create_subscription(CameraInfo, str(self.get_parameter("camera_info_topic").value),
-                                 self.on_camera_info, info_qos)
-        self._waiting: deque[SyncedSet] = deque(maxlen=10)
         q = reliable_qos(10)
         self.pub_objects = self.create_publisher(ObjectPoseArray, "~/objects", q)
         self.pub_hands = self.create_publisher(Hand3DArray, "~/hands", q)
@@ -205,13 +200,16 @@ class ObjectsHandsNode(Node):
         self.pub_img = self.create_publisher(Image, "~/annotated", q) if self.get_parameter("publish_annotated").value \
             else None
         self.tf = TransformBroadcaster(self) if self.get_parameter("publish_tf").value else None
-        self.counts = {"frames": 0, "bad_input": 0, "missing_camera_info": 0, "no_humans_for_stamp": 0,
+        self.counts = {"frames": 0, "bad_input": 0, "no_humans_for_stamp": 0,
                        "humans_wait_timeouts": 0,
                        "no_world_tf": 0, "objects": 0, "hands": 0}
         self.object_ids: set[int] = set()
         self.latency_ms: list[float] = []
         self.stage_ms: dict[str, list[float]] = {}
         self.in_mon, self.out_mon = RateMonitor(), RateMonitor()
+        # admission, camera_info by stamp, frames held until the first camera_info (ros/camera_input.py)
+        self.camera = CameraInput(self, self.guard, str(self.get_parameter("camera_info_topic").value),
+                                  sync_cfg.qos_reliability == "reliable", self.in_mon, self.process_guarded)
         self.diag = DiagnosticsPublisher(self)
         self.diag.add("input", self.in_mon.status)
         self.diag.add("objects_hands", self.status)
@@ -273,26 +271,12 @@ class ObjectsHandsNode(Node):
                 self.counts["bad_input"] += 1
                 self.get_logger().warning(f"/tf_static: {e}")
 
+    def counters(self) -> dict[str, int]:
+        return {**self.counts, "missing_camera_info": self.camera.missing_info}
+
     def admit_image(self, stream: int, msg: Image) -> bool:
         """Header checks before the synchronizer queues an image (empty frame_id, 0x0, oversized)."""
-        ok, line = self.guard.admit_image(msg, self.sync.topics[stream])
-        if not ok:
-            self.in_mon.errors += 1
-            if line:
-                self.get_logger().warning(line)
-        return ok
-
-    def on_camera_info(self, msg: CameraInfo) -> None:
-        first = not self.guard.has_camera_info
-        ok, line = self.guard.add_camera_info(ns_from_stamp(msg.header.stamp), msg.k, msg.width, msg.height, msg,
-                                              self.info_topic)
-        if line:
-            self.get_logger().warning(line + "; the last good camera_info stays in use")
-        if ok and first:
-            # held frames go through the same error guard as live ones
-            held, self._waiting = list(self._waiting), deque(maxlen=self._waiting.maxlen)
-            for s in held:
-                self.process_guarded(s)
+        return self.camera.admit(self.sync.topics[stream], msg)
 
     def _humans_for(self, stamp_ns: int) -> Any:
         tol = int(float(self.get_parameter("humans_tolerance_s").value) * 1e9)
@@ -346,15 +330,7 @@ class ObjectsHandsNode(Node):
 
     def on_set(self, s: SyncedSet) -> None:
         self.in_mon.tick()
-        if not self.guard.has_camera_info:
-            if len(self._waiting) == self._waiting.maxlen:
-                self.counts["missing_camera_info"] += 1
-                self.in_mon.drop("no_camera_info")
-                line = self.guard.drop("no_camera_info", f"no camera_info on {self.info_topic} yet: oldest held "
-                                       "frame dropped")
-                if line:
-                    self.get_logger().warning(line)
-            self._waiting.append(s)
+        if self.camera.hold_until_info(s):
             return
         if self.people_source == "topic" and self.humans_wait_s > 0 and (
                 self._awaiting_humans or self._humans_for(s.stamp_ns) is None):
@@ -377,6 +353,9 @@ class ObjectsHandsNode(Node):
             if line:
                 self.get_logger().warning(line)
         except Exception as e:  # a model/OpenCV failure on one frame must not end the node
+            if not self.context.ok():  # stopped while this frame was in flight: not a fault of the frame
+                self.guard.drop("shutdown", f"frame at {s.stamp_ns} ns not finished: the node is stopping")
+                return
             self.counts["bad_input"] += 1
             self.in_mon.errors += 1
             line = self.guard.drop("processing_error", f"frame at {s.stamp_ns} ns failed: {e!r}")
@@ -498,7 +477,7 @@ class ObjectsHandsNode(Node):
     def status(self) -> tuple[bytes, str, dict[str, object]]:
         from hoi_perception.ros.diagnostics import OK, WARN
 
-        values: dict[str, object] = dict(self.counts)
+        values: dict[str, object] = dict(self.counters())
         values.update({f"{k}_ms_p50": float(np.median(v[-100:])) for k, v in self.stage_ms.items() if v})
         values.update({f"hands_{k}": v for k, v in (self.pipeline.hands.counters if self.pipeline.hands else {}).items()})
         values.update(self.guard.ledger.values())
@@ -507,7 +486,7 @@ class ObjectsHandsNode(Node):
         if sum(self.sync.not_taken):
             values["dropped.busy"] = sum(self.sync.not_taken)  # publisher sequence gaps
         values["time_jumps"] = self.guard.time_jumps
-        warn = self.counts["bad_input"] or self.counts["missing_camera_info"] or self.guard.ledger.total_rejected
+        warn = self.counts["bad_input"] or self.camera.missing_info or self.guard.ledger.total_rejected
         return (WARN if warn else OK), f"{self.counts['frames']} frames", values
 
     def summary(self) -> str:
@@ -516,7 +495,7 @@ class ObjectsHandsNode(Node):
         return (f"objects_hands summary: detector {self.source}; {self.counts['frames']} frames, "
                 f"{self.counts['objects']} object poses ({len(self.object_ids)} track ids), {self.counts['hands']} hands;"
                 f" latency p50 {np.percentile(lat, 50):.1f} ms, p90 {np.percentile(lat, 90):.1f} ms; stage p50 ms: "
-                f"{stages or 'none'}; counters {self.counts}; {self.guard.ledger.summary()}")
+                f"{stages or 'none'}; counters {self.counters()}; {self.guard.ledger.summary()}")
 
 
 def main(argv: list[str] | None = None) -> int:
