@@ -120,7 +120,7 @@ def test_replay_processes_every_frame(evaluated: dict[str, Any]) -> None:
     tracks = rep["pacing"]["/hoi/tracks"]
     # the approximate-time synchronizer holds the last set for a next frame that never comes
     assert tracks["frames"] == counts[CAM0] and tracks["answered"] >= tracks["frames"] - 1
-    assert all(c == 0 for c in rep["node_exit_codes"].values())
+    assert all(c == 0 for c in rep["node_exit_codes"].values()), (rep["node_exit_codes"], evaluated["stdout"])
     assert rep["dds_profile"].endswith("fastdds_replay.xml")
     assert "XMLPARSER" not in Path(rep["log"]).read_text()  # Fast DDS took the replay profile
     assert rep["bag_duration_s"] == pytest.approx(2.9, abs=0.1)

@@ -189,6 +189,13 @@ class GraphProcesses:
         self._sink.close()
         return {n: p.returncode for n, p in self.procs}
 
+    def tail(self, name: str, lines: int = 15) -> list[str]:
+        """The last ``lines`` lines one node wrote to the log."""
+        prefix = f"[{name}] "
+        with self.log_path.open() as f:
+            own = [ln.rstrip("\n") for ln in f if ln.startswith(prefix)]
+        return own[-lines:]
+
 
 @dataclass
 class ReplayResult:
@@ -272,6 +279,10 @@ def replay_bag(bag: Path, cfg: EvalConfig, out_dir: Path, progress: bool = True)
             if bar is not None:
                 bar.close()
             codes = graph.stop()
+            for name, code in codes.items():
+                if code != 0:  # every node is stopped by SIGINT and must end cleanly: say which did not, and how
+                    print(f"  node {name} exited with code {code} when stopped; its last lines in {graph.log_path}:\n"
+                          + "\n".join(f"    {ln}" for ln in graph.tail(name)), flush=True)
         with BagWriter(rec_dir, custom_data={"hoi_eval.config": cfg.name, "hoi_eval.bag": str(bag)}) as w:
             types = dict(cfg.outputs)
             types[DIAGNOSTICS] = DIAGNOSTICS_TYPE

@@ -44,6 +44,7 @@ from rclpy.node import Node
 from hoi_perception.bag.recording import CrashSafeBagWriter
 from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.pattern_subscriber import PatternSubscriber, check_patterns
+from hoi_perception.ros.stop_signal import SigintStopsRclpy
 from hoi_perception.ros.time import steady_timer
 
 EXIT_OK = 0
@@ -153,11 +154,19 @@ class BagRecorder(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        rclpy.init(args=argv)
-    except Exception as exc:  # noqa: BLE001 - malformed --ros-args
-        print(f"{NAME}: bad arguments: {' '.join(str(exc).split())}", file=sys.stderr)
-        return EXIT_BAD_PARAMETERS
+    # SIGINT stops rclpy and lets close() write the footer; it is not a KeyboardInterrupt
+    # that could land inside close() (ros/stop_signal.py).
+    with SigintStopsRclpy() as sigint:
+        try:
+            rclpy.init(args=argv)
+        except Exception as exc:  # noqa: BLE001 - malformed --ros-args
+            print(f"{NAME}: bad arguments: {' '.join(str(exc).split())}", file=sys.stderr)
+            return EXIT_BAD_PARAMETERS
+        sigint.arm()
+        return _record()
+
+
+def _record() -> int:
     node: BagRecorder | None = None
     try:
         try:

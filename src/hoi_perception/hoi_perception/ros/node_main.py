@@ -1,6 +1,14 @@
 """The shared main() of the stack's nodes: build the node (a parameter error
 is one clear line and exit code 2), spin until Ctrl-C or shutdown, then print
-the node's report and tear down cleanly."""
+the node's report and tear down cleanly.
+
+SIGINT is a stop request, not a KeyboardInterrupt (ros/stop_signal.py). A
+callback that is running when the node is told to stop finishes against a
+closed context: its next publish raises RCLError ("publisher's context is
+invalid") out of spin. That is the stop the user asked for, not a fault, so it
+is logged with what was lost and the exit code stays 0; an exception while the
+context is still valid is a real fault and still ends the process with a
+traceback."""
 
 from __future__ import annotations
 
@@ -12,6 +20,8 @@ from typing import Any
 import rclpy
 from rclpy.exceptions import NameValidationException
 from rclpy.executors import ExternalShutdownException
+
+from hoi_perception.ros.stop_signal import SigintStopsRclpy
 
 EXIT_OK = 0
 EXIT_START_FAILED = 1
@@ -27,25 +37,43 @@ def run_node(factory: Callable[[], Any], name: str, report: Callable[[Any], str]
     ``report(node)``. ``spin``: the node's own loop (a file or camera source
     paced by its frames) instead of ``rclpy.spin(node)``. Returns the process
     exit code."""
-    rclpy.init(args=argv)
+    with SigintStopsRclpy() as sigint:
+        rclpy.init(args=argv)
+        sigint.arm()
+        return _run(factory, name, report, spin, json_report)
+
+
+def _run(factory: Callable[[], Any], name: str, report: Callable[[Any], str] | None,
+         spin: Callable[[Any], None] | None, json_report: Callable[[Any], dict[str, Any]] | None) -> int:
+    logger = rclpy.logging.get_logger(name)
     try:
         node = factory()
     except (ValueError, FileNotFoundError, NameValidationException) as exc:
         # bad values, missing files, non-ONNX models, bad topic names: one line, exit 2
-        rclpy.logging.get_logger(name).error(" ".join(str(exc).split()))
+        logger.error(" ".join(str(exc).split()))
         rclpy.try_shutdown()
         return EXIT_BAD_PARAMETERS
     except Exception as exc:  # engine creation and the like: say why, exit cleanly
-        rclpy.logging.get_logger(name).error(f"cannot start: {exc!r}")
+        if not rclpy.ok():  # stopped while starting: creating an entity on the closed context failed
+            logger.info(f"stopped while starting ({type(exc).__name__})")
+            rclpy.try_shutdown()
+            return EXIT_OK
+        logger.error(f"cannot start: {exc!r}")
         rclpy.try_shutdown()
         return EXIT_START_FAILED
+    interrupted = ""
     try:
         if spin is None:
             rclpy.spin(node)
         else:
             spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except ExternalShutdownException:
         pass
+    except Exception as exc:
+        if node.context.ok():
+            raise
+        why = " ".join(str(exc).split())
+        interrupted = f"stopped while a callback was running; its output was not published ({type(exc).__name__}: {why})"
     finally:
         try:
             close = getattr(node, "close", None)
@@ -58,6 +86,8 @@ def run_node(factory: Callable[[], Any], name: str, report: Callable[[Any], str]
         finally:
             node.destroy_node()
             rclpy.try_shutdown()
+            if interrupted:  # after destroy_node: the node's /rosout publisher is gone with the context
+                logger.info(interrupted)
     return EXIT_OK
 
 

@@ -1,0 +1,56 @@
+"""Ctrl-C / a launcher's SIGINT as a stop request, not a KeyboardInterrupt.
+
+rclpy's own SIGINT handler shuts the context down and wakes the executor, and
+then chains to Python's handler, which raises KeyboardInterrupt at whatever
+bytecode the main thread runs next. When a callback is in flight that is often
+not inside spin: its publish fails on the closed context first, and the
+KeyboardInterrupt lands later, in the exception handler or in the node's
+teardown (closing a bag, writing a report), which it cuts short and which then
+ends the process with a traceback and a non-zero code. With this handler
+installed before ``rclpy.init``, the first SIGINT only stops rclpy (spin ends
+with ExternalShutdownException, an in-flight publish with RCLError on an
+invalid context) and teardown runs to the end; a second SIGINT raises
+KeyboardInterrupt, for a user who wants a hung stop cut short. Before
+``arm()`` (while rclpy is not running yet) SIGINT behaves as Python's default."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType, TracebackType
+from typing import Any
+
+
+class SigintStopsRclpy:
+    """Context manager around a node's main: install before ``rclpy.init``,
+    ``arm()`` once rclpy runs; the previous handler comes back on exit."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.requests = 0
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> SigintStopsRclpy:
+        # signal.signal works only in the main thread (tests call mains from threads too)
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+            self._installed = True
+        return self
+
+    def arm(self) -> None:
+        self.armed = True
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        self.requests += 1
+        if not self.armed or self.requests > 1:
+            raise KeyboardInterrupt
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
+
+
+__all__ = ["SigintStopsRclpy"]
