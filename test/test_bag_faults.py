@@ -596,3 +596,79 @@ def test_recorder_under_sim_time_subscribes_before_any_clock(tmp_path):
         rec.wait(timeout=30)
     with BagReader(bag) as r:
         assert sum(1 for m in r.messages() if m.topic == "/simtime/s") == 5
+
+
+def test_recorder_under_sim_time_writes_messages_before_the_first_clock_at_its_time(tmp_path):
+    """Messages that reach the recorder before the player's first /clock are written with that
+    clock's time, not log time 0 (which stretched a replayed bag over decades of sim time)."""
+    import rclpy
+    from rosgraph_msgs.msg import Clock
+    from std_msgs.msg import String
+
+    bag = tmp_path / "preclock"
+    log = tmp_path / "rec.log"
+    with open(log, "w") as lf:
+        rec = subprocess.Popen(_recorder_cmd(bag, "/preclock/*", "-p", "use_sim_time:=true",
+                                             "-p", "discovery_period_s:=0.1"),
+                               stdout=lf, stderr=subprocess.STDOUT, env=_env())
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    try:
+        _wait_for_line(rec, log, "recording ['/preclock/*']", 30)
+        node = rclpy.create_node("preclock_pub", context=ctx)
+        pub = node.create_publisher(String, "/preclock/s", 10)
+        clock = node.create_publisher(Clock, "/clock", 10)
+        deadline = time.monotonic() + 15
+        while (pub.get_subscription_count() == 0 or clock.get_subscription_count() == 0) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pub.get_subscription_count() > 0 and clock.get_subscription_count() > 0, log.read_text()
+        for i in range(3):
+            pub.publish(String(data=f"before {i}"))
+        time.sleep(0.5)
+        for i in range(5):  # the recorder's clock subscription sees at least one of these
+            msg = Clock()
+            msg.clock.sec = 100
+            msg.clock.nanosec = i
+            clock.publish(msg)
+            time.sleep(0.05)
+        for i in range(2):
+            pub.publish(String(data=f"after {i}"))
+        _wait_for_line(rec, log, "before the first /clock", 10)
+        time.sleep(0.3)
+    finally:
+        rclpy.try_shutdown(context=ctx)
+        rec.send_signal(signal.SIGINT)
+        rc = rec.wait(timeout=30)
+    assert rc == 0, log.read_text()
+    with BagReader(bag) as r:
+        times = [m.log_time_ns for m in r.messages() if m.topic == "/preclock/s"]
+    assert len(times) == 5, log.read_text()
+    assert min(times) >= 100 * 10**9, times
+
+
+def test_player_whole_number_for_a_double_parameter(good_bag):
+    res = _play(good_bag, "rate:=50")  # an INTEGER override of the DOUBLE 'rate'
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "(rate 50.0" in res.stdout + res.stderr
+
+
+def test_player_stopped_by_sigint_exits_0_with_its_summary(good_bag, tmp_path):
+    """Ctrl-C, or ros2 launch stopping the graph (two SIGINTs ms apart without a terminal),
+    is a stop request: the summary is logged and the exit code is 0, not 130."""
+    log = tmp_path / "player.log"
+    args = ["bag_path:=" + str(good_bag), "rate:=0.05", "linger_s:=0.0", "publish_clock:=false"]
+    with open(log, "w") as lf:
+        player = subprocess.Popen([PY, "-m", "hoi_perception.nodes.bag_player", "--ros-args",
+                                   *[a for p in args for a in ("-p", p)]],
+                                  stdout=lf, stderr=subprocess.STDOUT, env=_env())
+    try:
+        _wait_for_line(player, log, "(rate 0.05", 30)
+        time.sleep(0.5)
+    finally:
+        player.send_signal(signal.SIGINT)
+        player.send_signal(signal.SIGINT)
+        rc = player.wait(timeout=30)
+    out = log.read_text()
+    assert rc == 0, out
+    assert "stopped by SIGINT" in out and "done:" in out and "Traceback" not in out, out

@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bag", type=Path, default=None, help="sample bag (default: generated sample_bag in $HOI_DATA_DIR, `make demo`: data/)")
     ap.add_argument("--frames", type=int, default=30, help="video frames for the body pose step")
     ap.add_argument("--video-rate", type=float, default=0.2,
-                    help="playback rate of the 10 fps video (HOG + BlazePose run at ~2.5 fps on 2 cores)")
+                    help="playback rate of the 10 fps video (person boxes + BlazePose run at a few fps on 2 cores)")
     ap.add_argument("--box-source", default="default", help="person boxes for the body pose step (default: the node's)")
     ap.add_argument("--sparse4d-model", default=os.environ.get("HOI_SPARSE4D_MODEL", ""))
     ap.add_argument("--steps", default="1,2,3,4,5,6", help="which steps to run, e.g. 2,3")

@@ -66,6 +66,7 @@ from rosgraph_msgs.msg import Clock
 from hoi_perception.bag.io import BagError, BagMessage, BagReader, TopicInfo
 from hoi_perception.bag.playback import PlaybackConfig, PlaybackRunner, PlaybackStats, schedule, select_topics
 from hoi_perception.ros.parameters import Param, declare_parameters
+from hoi_perception.ros.stop_signal import SigintStopsRclpy
 
 # bag_path value naming the embedded sample bag (launch defaults use it: no checkout-relative path)
 SAMPLE_KEYWORD = "sample"
@@ -412,12 +413,21 @@ def _strings(value: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def main(args: Sequence[str] | None = None) -> int:
-    """Console entry point; returns the exit code (0 ok, 2 bad parameters, 130 interrupted)."""
-    try:
-        rclpy.init(args=args)
-    except Exception as exc:  # noqa: BLE001 - malformed --ros-args
-        print(f"bag_player: bad arguments: {' '.join(str(exc).split())}", file=sys.stderr)
-        return EXIT_BAD_PARAMETERS
+    """Console entry point; returns the exit code (0 ok or stopped by SIGINT, 2 bad
+    parameters, 130 a stop cut short by a later SIGINT)."""
+    # SIGINT (Ctrl-C, ros2 launch shutting the graph down) is a stop request: playback
+    # ends, the summary is logged and the exit code is 0 (ros/stop_signal.py).
+    with SigintStopsRclpy() as sigint:
+        try:
+            rclpy.init(args=args)
+        except Exception as exc:  # noqa: BLE001 - malformed --ros-args
+            print(f"bag_player: bad arguments: {' '.join(str(exc).split())}", file=sys.stderr)
+            return EXIT_BAD_PARAMETERS
+        sigint.arm()
+        return _play(sigint)
+
+
+def _play(sigint: SigintStopsRclpy) -> int:
     node: BagPlayer | None = None
     executor: SingleThreadedExecutor | None = None
     spinner: threading.Thread | None = None
@@ -434,6 +444,8 @@ def main(args: Sequence[str] | None = None) -> int:
         spinner = threading.Thread(target=_spin, args=(executor,), daemon=True)
         spinner.start()
         stats = node.play()
+        if sigint.requests:
+            rclpy.logging.get_logger("bag_player").info("stopped by SIGINT before the end of the bag")
         why = node.damaged(stats)
         if why:
             rclpy.logging.get_logger("bag_player").error(f"{node.bag_path}: incomplete playback: {why}")

@@ -64,6 +64,11 @@ PARAMETERS = (
 )
 
 
+# Bound on messages held while use_sim_time waits for the first /clock (beyond it, log time 0).
+MAX_HELD_BEFORE_CLOCK = 10000
+MAX_HOLD_BEFORE_CLOCK_S = 3.0
+
+
 class BagRecorder(Node):
     def __init__(self) -> None:
         super().__init__(NAME)
@@ -89,11 +94,14 @@ class BagRecorder(Node):
                                         self.on_message, self._on_lost)
         self.stop_requested = False
         self.failure_reported = False
+        self.before_clock: list[tuple[str, bytes]] = []
+        self.hold_before_clock = True
+        self.held_since = 0.0
         self.started = time.monotonic()
         # steady clock: under use_sim_time the recorder must subscribe before the player's /clock starts
         steady_timer(self, period, self.discover)
         # Closes a chunk by age even when no message arrives to trigger it.
-        steady_timer(self, min(0.25, interval / 4), self.writer.poll)
+        steady_timer(self, min(0.25, interval / 4), self._poll)
         self.discover()
         self.get_logger().info(f"recording {self.patterns} into {self.out} "
                                f"(chunks <= {chunk_bytes} B or {interval} s, fsync {fsync})")
@@ -110,7 +118,50 @@ class BagRecorder(Node):
 
     def on_message(self, topic: str, data: bytes) -> None:
         assert self.writer is not None
-        self.writer.write_raw(topic, self.get_clock().now().nanoseconds, data)
+        clock = self.get_clock()
+        now = clock.now().nanoseconds
+        if now == 0 and clock.ros_time_is_active and self._holding():
+            # use_sim_time and no /clock yet: a log time of 0 would stretch the bag over
+            # decades of sim time; held (bounded) and written with the first clock time.
+            if not self.before_clock:
+                self.held_since = time.monotonic()
+            self.before_clock.append((topic, data))
+            return
+        self._write_held(now)
+        self.writer.write_raw(topic, now, data)
+        self._check_writer()
+
+    def _holding(self) -> bool:
+        """Hold while it is short and small: held messages are not on disk, so a crash
+        would lose them; after that they are written with log time 0."""
+        if not self.hold_before_clock:
+            return False
+        if len(self.before_clock) >= MAX_HELD_BEFORE_CLOCK or (
+                self.before_clock and time.monotonic() - self.held_since > MAX_HOLD_BEFORE_CLOCK_S):
+            self.hold_before_clock = False
+            self.get_logger().warning(
+                f"use_sim_time but no /clock after {len(self.before_clock)} message(s) / "
+                f"{time.monotonic() - self.held_since:.1f} s: writing with log time 0 until /clock starts")
+            self._write_held(0)
+            return False
+        return True
+
+    def _poll(self) -> None:
+        assert self.writer is not None
+        if self.before_clock:
+            self._holding()  # writes what was held once the hold is over
+        self.writer.poll()
+
+    def _write_held(self, log_time_ns: int) -> None:
+        """Messages that arrived before the first /clock, written at ``log_time_ns``."""
+        if not self.before_clock:
+            return
+        assert self.writer is not None
+        held, self.before_clock = self.before_clock, []
+        self.get_logger().info(f"{len(held)} message(s) arrived before the first /clock; "
+                               f"written with its time ({log_time_ns / 1e9:.3f} s)")
+        for topic, data in held:
+            self.writer.write_raw(topic, log_time_ns, data)
         self._check_writer()
 
     def _on_lost(self, topic: str, _n: int) -> None:
@@ -131,6 +182,8 @@ class BagRecorder(Node):
 
     def close(self) -> None:
         if self.writer is not None:
+            # No /clock ever came: what was held is written (at time 0) rather than lost.
+            self._write_held(max(0, self.get_clock().now().nanoseconds))
             self.writer.close()
             if self.writer.error is not None:
                 self._check_writer()

@@ -65,6 +65,7 @@ def declare_parameters(node: Node, params: Sequence[Param], prefix: str = "") ->
         if node.has_parameter(name):  # declared already (e.g. by an earlier table): keep its value
             values[p.name] = node.get_parameter(name).value
             continue
+        _accept_whole_number_for_double(node, name, p.default)
         try:
             value = node.declare_parameter(name, p.default, p.descriptor()).value
         except (InvalidParameterValueException, ParameterException) as exc:
@@ -80,6 +81,20 @@ def declare_parameters(node: Node, params: Sequence[Param], prefix: str = "") ->
             raise ValueError(f"parameter '{name}' must be one of {', '.join(p.choices)}, got {value!r}")
         values[p.name] = value
     return values
+
+
+def _accept_whole_number_for_double(node: Node, name: str, default: Any) -> None:
+    """``rate:=2`` reaches rclpy as an INTEGER override, which a DOUBLE parameter
+    refuses ("expecting type DOUBLE"); a whole number is a valid double, so the
+    override is retyped before declaring. (Node._parameter_overrides is where
+    rclpy keeps the command line's and parameter files' values until a parameter
+    is declared.)"""
+    if not isinstance(default, float):
+        return
+    overrides = getattr(node, "_parameter_overrides", None)
+    given = overrides.get(name) if isinstance(overrides, dict) else None
+    if given is not None and given.type_ == Parameter.Type.INTEGER:
+        overrides[name] = Parameter(name, Parameter.Type.DOUBLE, float(given.value))
 
 
 def check_topic_name(node: Node, parameter: str, topic: str) -> str:

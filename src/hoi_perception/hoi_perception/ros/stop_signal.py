@@ -17,17 +17,24 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from types import FrameType, TracebackType
 from typing import Any
+
+# Duplicates of one stop request arrive within milliseconds; a person pressing
+# Ctrl-C again because the stop hangs does so seconds later.
+ESCALATE_AFTER_S = 1.5
 
 
 class SigintStopsRclpy:
     """Context manager around a node's main: install before ``rclpy.init``,
     ``arm()`` once rclpy runs; the previous handler comes back on exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, escalate_after_s: float = ESCALATE_AFTER_S) -> None:
         self.armed = False
         self.requests = 0
+        self.escalate_after_s = escalate_after_s
+        self._first_request: float | None = None
         self._previous: Any = None
         self._installed = False
 
@@ -43,7 +50,12 @@ class SigintStopsRclpy:
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         self.requests += 1
-        if not self.armed or self.requests > 1:
+        if not self.armed:
+            raise KeyboardInterrupt
+        now = time.monotonic()
+        if self._first_request is None:
+            self._first_request = now
+        elif now - self._first_request >= self.escalate_after_s:
             raise KeyboardInterrupt
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
