@@ -120,14 +120,15 @@ def test_replay_processes_every_frame(evaluated: dict[str, Any]) -> None:
     tracks = rep["pacing"]["/hoi/tracks"]
     # the approximate-time synchronizer holds the last set for a next frame that never comes
     assert tracks["frames"] == counts[CAM0] and tracks["answered"] >= tracks["frames"] - 1
-    assert all(c == 0 for c in rep["node_exit_codes"].values()), (rep["node_exit_codes"], evaluated["stdout"])
+    assert all(c == 0 for c in rep["node_exit_codes"].values()), \
+        f"exit codes {rep['node_exit_codes']}; hoi-eval-bag said:\n{evaluated['stdout']}"
     assert rep["dds_profile"].endswith("fastdds_replay.xml")
     assert "XMLPARSER" not in Path(rep["log"]).read_text()  # Fast DDS took the replay profile
     assert rep["bag_duration_s"] == pytest.approx(2.9, abs=0.1)
 
 
 def test_tracking_hota_matches_independent_pairing(evaluated: dict[str, Any]) -> None:
-    from hoi_perception.evaluation.hota import TrackTable, evaluate_hota
+    from hoi_perception.evaluation.hota import TrackTable, evaluate_hota, evaluate_hota_leaderboard
     from hoi_perception.sparse4d import canonical_class_name
 
     run = evaluated["report"]["runs"][0]
@@ -164,6 +165,9 @@ def test_tracking_hota_matches_independent_pairing(evaluated: dict[str, Any]) ->
             assert got["per_class"][c][f] == pytest.approx(v[f], abs=1e-9)
     assert got["average"]["HOTA"] == pytest.approx(expected["average"]["HOTA"], abs=1e-9)
     assert 30 < got["average"]["HOTA"] <= 100  # the stand-in is noisy ground truth
+    board = evaluate_hota_leaderboard(gt, pred, with_per_class=False).to_dict()
+    for f in ("HOTA", "DetA", "AssA", "LocA"):
+        assert got["leaderboard"]["final"][f] == pytest.approx(board["final"][f], abs=1e-9)
 
 
 def _pa_error_mm(p: np.ndarray, g: np.ndarray) -> float:

@@ -231,7 +231,7 @@ class PlaybackRunner:
     def __init__(
         self,
         events: Iterable[PlaybackEvent],
-        on_message: Callable[[BagMessage], None],
+        on_message: Callable[[BagMessage], bool | None],
         on_clock: Callable[[int], None] | None = None,
         clock: Clock | None = None,
         on_error: Callable[[BagMessage, Exception], None] | None = None,
@@ -275,12 +275,14 @@ class PlaybackRunner:
             msg = ev.message
             assert msg is not None
             try:
-                self.on_message(msg)
+                sent = self.on_message(msg)
             except Exception as exc:  # noqa: BLE001 - counted and reported, playback continues
                 self.stats.errors[msg.topic] = self.stats.errors.get(msg.topic, 0) + 1
                 if self.on_error is not None:
                     self.on_error(msg, exc)
                 continue
+            if sent is False:  # on_message declined (its context is shutting down): not published, stop
+                break
             self.stats.messages[msg.topic] = self.stats.messages.get(msg.topic, 0) + 1
         return self.stats
 

@@ -178,10 +178,15 @@ class GraphProcesses:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGINT)
         deadline = time.monotonic() + timeout_s
-        for _, p in self.procs:
+        for name, p in self.procs:
             try:
                 p.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                # the nodes print their threads' stacks on SIGUSR1 (ros/stop_signal.py): where it hung
+                with self._lock:
+                    self._sink.write(f"[{name}] did not stop within {timeout_s:.0f} s of SIGINT; its threads:\n")
+                os.killpg(p.pid, signal.SIGUSR1)
+                time.sleep(1.0)
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
         for t in self._threads:
@@ -282,7 +287,7 @@ def replay_bag(bag: Path, cfg: EvalConfig, out_dir: Path, progress: bool = True)
             for name, code in codes.items():
                 if code != 0:  # every node is stopped by SIGINT and must end cleanly: say which did not, and how
                     print(f"  node {name} exited with code {code} when stopped; its last lines in {graph.log_path}:\n"
-                          + "\n".join(f"    {ln}" for ln in graph.tail(name)), flush=True)
+                          + "\n".join(f"    {ln}" for ln in graph.tail(name, 80)), flush=True)
         with BagWriter(rec_dir, custom_data={"hoi_eval.config": cfg.name, "hoi_eval.bag": str(bag)}) as w:
             types = dict(cfg.outputs)
             types[DIAGNOSTICS] = DIAGNOSTICS_TYPE

@@ -230,6 +230,13 @@ def _tracking_section(runs: list[RunResult]) -> list[str]:
             a = t["average"]
             lines.append(f"| **Average** | {_fmt(a['HOTA'])} | {_fmt(a['DetA'])} | {_fmt(a['AssA'])} | "
                          f"{_fmt(a['LocA'])} | | | |")
+            board = t.get("leaderboard", {}).get("final")
+            if board:
+                lines += ["", f"AI City leaderboard protocol (class mean per scene over scene x class pairs with "
+                              f"ground truth and predictions, scenes weighted by ground-truth rows): HOTA "
+                              f"{_fmt(board['HOTA'])}, DetA {_fmt(board['DetA'])}, AssA {_fmt(board['AssA'])}, "
+                              f"LocA {_fmt(board['LocA'])}. The table above pools each class over scenes and "
+                              f"averages every class, one the tracker never reports included."]
     return lines
 
 

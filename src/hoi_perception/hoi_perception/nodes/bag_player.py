@@ -272,23 +272,48 @@ class BagPlayer(Node):
         )
 
     # -- playback -----------------------------------------------------------
-    def _publish(self, msg: BagMessage) -> None:
+    def stop_if_shut_down(self) -> bool:
+        """True (and playback told to stop) once the context is shut down: SIGINT or launch
+        stopping the graph. rclpy 9 runs no Context.on_shutdown callback after a signal, so the
+        loop asks before each publish instead of waiting to be told."""
+        if self.context.ok():
+            return False
+        if self.runner is not None:
+            self.runner.stop()
+        return True
+
+    def _publish(self, msg: BagMessage) -> bool:
+        """False: not published because the node is stopping (the runner stops without counting it)."""
+        if self.stop_if_shut_down():
+            return False
         pub = self.publishers_.get(msg.topic)
         if pub is None:
             self.skipped[msg.topic] = self.skipped.get(msg.topic, 0) + 1
-            return
-        if self._raw_ok:
-            try:
-                pub.publish(msg.data)  # rclpy >= Jazzy publishes serialized bytes as they are
-                return
-            except TypeError:
-                self._raw_ok = False
-                self.get_logger().warning("this rclpy cannot publish serialized bytes; deserializing each message")
-        pub.publish(deserialize_message(msg.data, self.msg_classes[msg.topic]))
+            return True
+        try:
+            if self._raw_ok:
+                try:
+                    pub.publish(msg.data)  # rclpy >= Jazzy publishes serialized bytes as they are
+                    return True
+                except TypeError:
+                    self._raw_ok = False
+                    self.get_logger().warning("this rclpy cannot publish serialized bytes; deserializing each message")
+            pub.publish(deserialize_message(msg.data, self.msg_classes[msg.topic]))
+        except Exception:
+            if self.stop_if_shut_down():  # the context closed between the check and the publish
+                return False
+            raise
+        return True
 
     def _publish_clock(self, t_ns: int) -> None:
-        if self.clock_pub is not None:
+        if self.clock_pub is None or self.stop_if_shut_down():
+            return
+        try:
             self.clock_pub.publish(_ns_to_clock(t_ns))
+        except Exception:
+            if self.stop_if_shut_down():
+                return
+            raise
 
     def _on_error(self, msg: BagMessage, exc: Exception) -> None:
         self.get_logger().error(f"{msg.topic}: publishing message at {msg.log_time_ns} failed: {exc}")
@@ -441,7 +466,7 @@ def _play(sigint: SigintStopsRclpy) -> int:
         # Parameter services and the diagnostics timer run beside the playback loop.
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        spinner = threading.Thread(target=_spin, args=(executor,), daemon=True)
+        spinner = threading.Thread(target=_spin, args=(executor, node), daemon=True)
         spinner.start()
         stats = node.play()
         if sigint.requests:
@@ -465,11 +490,13 @@ def _play(sigint: SigintStopsRclpy) -> int:
     return rc
 
 
-def _spin(executor: SingleThreadedExecutor) -> None:
+def _spin(executor: SingleThreadedExecutor, node: BagPlayer) -> None:
     try:
         executor.spin()
     except (ExternalShutdownException, KeyboardInterrupt):
         pass
+    # spin ends when the context shuts down: a playback waiting for a far message stops now
+    node.stop_if_shut_down()
 
 
 if __name__ == "__main__":

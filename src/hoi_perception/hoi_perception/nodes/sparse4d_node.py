@@ -232,6 +232,7 @@ class Sparse4DNode(Node):
         # state
         self.tracker: Sparse4DTracker | None = None
         self.calibration: dict[str, PinholeCamera] = {}
+        self._partial_bank_warned = False
         self.counters: dict[str, int] = {
             "sets": 0, "partial_sets": 0, "frames": 0, "tracks": 0, "resets": 0, "bad_encoding": 0,
             "bad_image": 0, "size_mismatch": 0, "missing_camera_info": 0, "bad_camera_info": 0,
@@ -576,6 +577,18 @@ class Sparse4DNode(Node):
         values["source"] = self.source
         if not self.latency.count:
             return WARN, "no frame processed yet", values
+        partial = self.tracker.bank.counters.get("partial_bank", 0) if self.tracker is not None else 0
+        values["partial_bank"] = partial
+        if partial:
+            # Frames after these ran without temporal queries: ids cannot carry over through the model.
+            if not self._partial_bank_warned:
+                self._partial_bank_warned = True
+                self.get_logger().warning(
+                    "instance bank: the engine returned fewer than 600 cached rows and no output_cached_anchor/"
+                    "feature, so frames run without the previous frame's queries (prev_exists=0); export the "
+                    "model with its cached outputs (engines/README.md)")
+            return WARN, (f"{partial} frame(s) left the next frame without temporal queries (partial instance "
+                          f"bank); preprocess {mean['preprocess_ms']:.1f} ms"), values
         return OK, (f"preprocess {mean['preprocess_ms']:.1f} ms, engine {mean['engine_ms']:.1f} ms, bank+decode "
                     f"{mean['bank_decode_ms']:.1f} ms, publish {mean['publish_ms']:.1f} ms"), values
 

@@ -15,7 +15,9 @@ KeyboardInterrupt, for a user who wants a hung stop cut short. Before
 
 from __future__ import annotations
 
+import faulthandler
 import signal
+import sys
 import threading
 import time
 from types import FrameType, TracebackType
@@ -43,6 +45,12 @@ class SigintStopsRclpy:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._on_sigint)
             self._installed = True
+            # `kill -USR1 <pid>` prints every thread's stack to stderr (from C, so also while the
+            # main thread is blocked): where a node that does not stop hangs.
+            try:
+                faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+            except (ValueError, OSError, AttributeError):  # stderr without a file descriptor (tests)
+                pass
         return self
 
     def arm(self) -> None:

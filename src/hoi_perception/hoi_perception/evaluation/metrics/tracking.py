@@ -6,10 +6,12 @@ each prediction message takes the ground-truth frame nearest in stamp within
 ``match_tolerance_s``; only frames with a prediction are scored
 (``only_frames_with_predictions``); ground truth keeps the card's classes and
 objects some camera sees. The metric is evaluation/hota.py's
-:func:`evaluate_hota` (TrackEval, 3D IoU). PLUG-IN: when the leaderboard
-protocol of the fidelity issue lands in evaluation/hota.py, :func:`score`
-is the one call to switch.
-"""
+:func:`evaluate_hota_leaderboard` (TrackEval, 3D IoU): the AI City MTMC
+leaderboard's number (``leaderboard.final``: class mean per scene over the
+scene x class pairs with both ground truth and predictions, scenes weighted by
+ground-truth rows) beside the per-class table pooled over scenes
+(``per_class`` / ``average``, which also scores a class the tracker never
+reports as 0)."""
 
 from __future__ import annotations
 
@@ -32,10 +34,16 @@ def box_of(o: Any) -> np.ndarray:
     return np.array([p.x, p.y, p.z, s.x, s.y, s.z, yaw], dtype=np.float64)
 
 
-def score(gt: Any, pred: Any, similarity: str) -> Any:
-    from hoi_perception.evaluation.hota import evaluate_hota
+def score(gt: Any, pred: Any, similarity: str) -> dict[str, Any]:
+    """The per-class pooled report (``per_class``, ``average``) with the leaderboard protocol's
+    report under ``leaderboard``."""
+    from hoi_perception.evaluation.hota import evaluate_hota_leaderboard
 
-    return evaluate_hota(gt, pred, similarity=similarity)
+    board = evaluate_hota_leaderboard(gt, pred, similarity=similarity, with_per_class=True)
+    assert board.per_class is not None
+    board_dict = board.to_dict()
+    board_dict.pop("per_class_pooled", None)
+    return {**board.per_class.to_dict(), "leaderboard": board_dict}
 
 
 class TrackingFamily:
@@ -84,13 +92,14 @@ class TrackingFamily:
             if len(gt) == 0:
                 out["topics"][topic] = {"error": "no ground-truth object in the predicted frames", **stats}
                 continue
-            rep = score(gt, pred, similarity).to_dict()
+            rep = score(gt, pred, similarity)
             out["topics"][topic] = {**rep, **stats, "sources": sorted(sources)}
         scored = {t: r for t, r in out["topics"].items() if "average" in r}
         out["summary"] = {}
         for t, r in scored.items():
             for k in ("HOTA", "DetA", "AssA", "LocA"):
                 out["summary"][f"{k} {t}"] = r["average"].get(k, float("nan"))
+            out["summary"][f"HOTA leaderboard {t}"] = r["leaderboard"]["final"].get("HOTA", float("nan"))
         return out
 
 
