@@ -12,7 +12,7 @@ HOI_MSG_TYPES = (
     "Point2D", "BoundingBox2D", "HumanPose3D", "HumanPose3DArray", "SmplParams", "ObjectPose",
     "ObjectPoseArray", "HoiState", "HoiStateArray", "ContactSet", "ContactSetArray",
     "TrackedObject3D", "TrackedObject3DArray", "CameraSet", "Detection2D", "Detection2DArray",
-    "Hand3D", "Hand3DArray", "GraspEvent", "GraspEventArray",
+    "Hand3D", "Hand3DArray", "GraspEvent", "GraspEventArray", "ObjectExtent", "ObjectExtentArray",
 )
 
 

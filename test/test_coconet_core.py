@@ -202,6 +202,82 @@ def test_window_ring_stitching():
         WindowRing(4, 5)
 
 
+def test_window_ring_flush_runs_the_last_partial_window_once():
+    """The frames after the last window (the end of a stream) come out of flush() as one shrunk
+    window, as CARI4D's run_horefine.py shrinks its last clip; a stream that goes on after a
+    flush still publishes every frame once."""
+    ring = WindowRing(4, 4)
+    due = [(o[0], o[1]) for o in (ring.push(i) for i in range(10)) if o]  # type: ignore[arg-type]
+    assert [n for _, n in due] == [4, 4] and ring.pending == 2
+    tail = ring.flush()
+    assert tail == ([8, 9], 2) and ring.pending == 0 and ring.flush() is None
+    due += [(o[0], o[1]) for o in (ring.push(i) for i in range(10, 14)) if o]  # type: ignore[arg-type]
+    published = [f for frames, n in due for f in frames[len(frames) - n:]]
+    assert published == [*range(8), *range(10, 14)]
+    # fewer than T frames in all: the flush is the only window, then the stream goes on
+    short = WindowRing(4, 2)
+    assert [short.push(i) for i in range(3)] == [None] * 3  # type: ignore[arg-type]
+    assert short.flush() == ([0, 1, 2], 3)
+    out = [short.push(i) for i in range(3, 8)]  # type: ignore[arg-type]
+    assert [(o[0], o[1]) for o in out if o] == [([1, 2, 3, 4], 2), ([3, 4, 5, 6], 2)]
+    assert short.pending == 1
+
+
+def test_detected_object_without_a_shape_is_rendered_as_its_measured_box(model, scene_frame):
+    """objects_hands' objects (detector classes, held_object) have no object_shapes entry: they are
+    rendered as the box objects_hands measured for the pose's track (ObjectExtentArray); before,
+    no frame of them was built and no window ran (no_object_shape on every frame)."""
+    from dataclasses import replace
+
+    from hoi_perception.coconet.shapes import RenderShapes, parse_object_shapes
+
+    shapes = RenderShapes(parse_object_shapes(["Box=box:0.40,0.36,0.30"]), max_age_ns=1_000_000_000)
+    t = 5_000_000_000
+    assert shapes.resolve("held_object", 7, t) is None  # nothing measured yet
+    assert shapes.add_extent(t - 100_000_000, 7, "held_object", (0.41, 0.30, 0.004), "obb-gravity")
+    assert not shapes.add_extent(t, 7, "held_object", (0.41, float("nan"), 0.2))  # ignored
+    c = shapes.resolve("held_object", 7, t)
+    assert c is not None and c.measured and c.source == "measured:obb-gravity"
+    assert c.shape.kind == "box" and np.allclose(c.shape.size, (0.41, 0.30, 0.02))  # flat side >= 2 cm
+    assert "0.41x0.30x0.02" in c.detail and "track 7" in c.detail
+    assert shapes.resolve("held_object", 8, t) is None            # another track
+    assert shapes.resolve("table", 7, t) is None                  # another object
+    assert shapes.resolve("held_object", 7, t + 2_000_000_000) is None  # older than max age
+    assert shapes.resolve("Box", 3, t).source == "object_shapes"  # a configured shape wins
+    assert shapes.summary() == {"Box": {"object_shapes": 1}, "held_object": {"measured:obb-gravity": 1, "none": 3},
+                                "table": {"none": 1}}
+    assert shapes.counts == {"none": 4, "measured": 1, "object_shapes": 1}
+    shapes.drop_older_than(t + 5_000_000_000)
+    assert shapes.resolve("held_object", 7, t) is None
+    # a measured box renders like the configured primitive: the synthetic object mask covers the box
+    from hoi_perception.scene import hoi_script as hs
+
+    shapes.add_extent(t, 3, "held_object", tuple(hs.BOX_SIZE), "obb-gravity")
+    c = shapes.resolve("held_object", 3, t)
+    cam, view, est, gt_h, gt_o = scene_frame
+    f = WindowBuilder(body_render_shape(model)).build(1, view.rgb, view.depth, cam.k,
+                                                      replace(est, object_shape=c.shape), gt_h, gt_o)
+    iou = np.sum((f.masks[1, ..., 1] > 0) & (f.masks[0, ..., 1] > 0)) / np.sum((f.masks[1, ..., 1] > 0)
+                                                                            | (f.masks[0, ..., 1] > 0))
+    assert iou > 0.6
+
+
+def test_objects_hands_publishes_the_measured_box_of_each_pose():
+    """ObjectPose has no size: objects_hands sends each pose's box beside it (ObjectExtentArray)."""
+    from types import SimpleNamespace
+
+    from hoi_perception.nodes.objects_hands import object_extents
+    from std_msgs.msg import Header
+
+    objs = [SimpleNamespace(track_id=4, hoi_class="held_object", size=np.array([0.4, 0.3, 0.2]), method="obb-gravity"),
+            SimpleNamespace(track_id=9, hoi_class="table", size=np.array([1.2, 0.8, 0.1]), method="obb")]
+    msg = object_extents(Header(frame_id="cam"), objs)
+    assert msg.header.frame_id == "cam" and [e.track_id for e in msg.extents] == [4, 9]
+    e = msg.extents[0]
+    assert (e.object_name, e.method) == ("held_object", "obb-gravity")
+    assert np.allclose([e.size.x, e.size.y, e.size.z], [0.4, 0.3, 0.2])
+
+
 def test_stand_in_returns_the_initial_estimate_and_test_model_refines(tmp_path, model, scene_frame):
     cam, view, est, gt_h, gt_o = scene_frame
     wb = WindowBuilder(body_render_shape(model))

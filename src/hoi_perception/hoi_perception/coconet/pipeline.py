@@ -65,7 +65,8 @@ class CocoNetPipeline:
         self._diameter: dict[int, float] = {}
 
     def initial_estimate(self, joints34: NDArray[np.float64], confidence34: NDArray[np.float64], track_id: int,
-                         obj_pose_cam: NDArray[np.float64], shape: ObjectShape) -> tuple[FrameEstimate, float]:
+                         obj_pose_cam: NDArray[np.float64], shape: ObjectShape, shape_source: str = ""
+                         ) -> tuple[FrameEstimate, float]:
         """The frame's initial estimate and the fit time in ms (raises ValueError on too few joints)."""
         res = self.fitter.fit(joints34, confidence34, track_id)
         p = res.params
@@ -74,7 +75,7 @@ class CocoNetPipeline:
         if track_id not in self._diameter:  # fixed per track, as CARI4D fixes it per sequence
             self._diameter[track_id] = tpose_diameter(self.model, p.betas)
         est = FrameEstimate(rot, p.betas, p.transl, joints, body25_from_smpl(joints, verts), obj_pose_cam, shape,
-                            self._diameter[track_id])
+                            self._diameter[track_id], shape_source)
         return est, res.seconds * 1e3
 
     def add_frame(self, stamp_ns: int, rgb: np.ndarray, depth: np.ndarray, k: np.ndarray, est: FrameEstimate,
@@ -104,3 +105,11 @@ class CocoNetPipeline:
             "engine": (t1 - t0) * 1e3, "decode": (t2 - t1) * 1e3,
         }
         return WindowResult(pub, frames[len(frames) - n_publish:], timings)
+
+    def flush(self) -> tuple[list[WindowFrame], int] | None:
+        """End of the stream: the frames no window has published, as one shrunk window (WindowRing.flush)."""
+        return self.ring.flush()
+
+    @property
+    def pending_frames(self) -> int:
+        return self.ring.pending

@@ -245,6 +245,7 @@ class FrameEstimate:
     obj_pose: NDArray[np.float64]       # (4, 4) object -> camera
     object_shape: ObjectShape
     mesh_diameter: float
+    shape_source: str = ""              # where object_shape came from (coconet/shapes.py)
 
 
 @dataclass
@@ -406,31 +407,46 @@ class WindowRing:
     published once, from the first window that contains it: the first window
     publishes all its T frames, each later window its newest ``stride`` frames.
     With stride = T (the default, CARI4D's run_horefine.py: non-overlapping
-    clip_len windows) no frame is in two windows."""
+    clip_len windows) no frame is in two windows.
+
+    End of a stream: the frames after the last window (up to stride - 1, or
+    all of them when fewer than T came) are published by no window until
+    ``flush()`` returns them as one shrunk window, as run_horefine.py shrinks
+    its last clip to the frames left (the contract's T min is 1). After a
+    flush the stream may go on: the next window publishes the frames pushed
+    since, so every frame is still published once."""
 
     def __init__(self, t: int, stride: int) -> None:
         if not 1 <= stride <= t:
             raise ValueError(f"window stride must be in [1, T={t}], got {stride}")
         self.t, self.stride = t, stride
         self.frames: deque[WindowFrame] = deque(maxlen=t)
-        self._since_last = 0
-        self._emitted_any = False
+        self._since_last = 0  # frames pushed and not yet published by a window
 
     def push(self, frame: WindowFrame) -> tuple[list[WindowFrame], int] | None:
         """Add a frame; returns (window frames, number of newest frames to publish) when a window is due."""
         self.frames.append(frame)
         self._since_last += 1
-        if len(self.frames) < self.t:
+        if len(self.frames) < self.t or self._since_last < self.stride:
             return None
-        if not self._emitted_any:
-            self._emitted_any, self._since_last = True, 0
-            return list(self.frames), self.t
-        if self._since_last >= self.stride:
-            self._since_last = 0
-            return list(self.frames), self.stride
-        return None
+        # the first window: _since_last == T (all of it); later ones: stride (or, after a
+        # flush before the first full window, the frames pushed since the flush)
+        n, self._since_last = min(self._since_last, self.t), 0
+        return list(self.frames), n
+
+    @property
+    def pending(self) -> int:
+        """Frames pushed that no window has published yet."""
+        return min(self._since_last, len(self.frames))
+
+    def flush(self) -> tuple[list[WindowFrame], int] | None:
+        """The unpublished tail as one window of just those frames (all of them published), or None."""
+        n = self.pending
+        if n == 0:
+            return None
+        self._since_last = 0
+        return list(self.frames)[-n:], n
 
     def reset(self) -> None:
         self.frames.clear()
         self._since_last = 0
-        self._emitted_any = False

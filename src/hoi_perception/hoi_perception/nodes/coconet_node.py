@@ -3,11 +3,16 @@
 Inputs: the ZED RGB + depth (+ camera_info), the body pose node's
 HumanPose3DArray (34 joints, camera frame, stamped with the image stamp) and
 an ObjectPoseArray with the object's initial pose (the objects node's
-output; any frame that /tf_static links to the camera). Per frame, on the
-executor thread: SMPL fit to the 34 joints, object initial pose, window frame
-(crop, observation, synthetic render). Per window, on a worker thread of its
-own (so a slow window never blocks the per-frame path; a bounded queue, the
-oldest window is dropped and counted when it falls behind): engine, decoding,
+output; any frame that /tf_static links to the camera) and, optionally, the
+ObjectExtentArray the objects node measured beside it (render primitives of
+objects without an ``object_shapes`` entry, coconet/shapes.py). The executor
+only receives messages. Per frame, on a thread of its own (so images keep
+arriving while a fit runs; a frame waits up to ``frame_wait_s`` for its humans
+message, and beyond ``max_pending_frames`` the oldest is dropped and counted):
+SMPL fit to the 34 joints, object initial pose, window frame (crop,
+observation, synthetic render). Per window, on a second worker thread (so a
+slow window never blocks the per-frame path; a bounded queue, the oldest
+window is dropped and counted when it falls behind): engine, decoding,
 publishing
 
 * ``~/hoi_state`` hoi_msgs/HoiStateArray (refined SMPL + object + contacts),
@@ -16,6 +21,11 @@ publishing
 * TF ``coconet_human_<id>`` (SMPL root joint) and ``coconet_object_<id>``;
 * ``~/markers`` posed body mesh and object mesh;
 * /diagnostics: window latency split fit / render / engine / decode, drops.
+
+End of a stream: when no input has come for ``end_of_stream_s``, the frames
+after the last window run as one shrunk window (CARI4D shrinks its last clip
+to the frames left); frames still unpublished at shutdown are counted
+(``tail_frames_unpublished``).
 
 Every ``source`` field names the engine (``stand-in:...`` without a model)
 and the body model (the user's SMPL file or the synthetic SMPL-format body).
@@ -40,9 +50,18 @@ from std_msgs.msg import ColorRGBA, Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
-from hoi_msgs.msg import HoiState, HoiStateArray, HumanPose3DArray, ObjectPose, ObjectPoseArray, SmplParams
+from hoi_msgs.msg import (
+    HoiState,
+    HoiStateArray,
+    HumanPose3DArray,
+    ObjectExtentArray,
+    ObjectPose,
+    ObjectPoseArray,
+    SmplParams,
+)
 from hoi_perception.coconet.evaluation import BeforeAfter, human_joint_error_mm, object_errors
 from hoi_perception.coconet.pipeline import CocoNetPipeline, WindowResult
+from hoi_perception.coconet.shapes import RenderShapes, parse_object_shapes
 from hoi_perception.coconet.window import ObjectShape
 from hoi_perception.engine.factory import BACKENDS
 from hoi_perception.geometry.rotations import (
@@ -112,7 +131,12 @@ PARAMETERS = (
     Param("humans_topic", "/hoi/humans", "body_pose output: HumanPose3DArray (34 joints, camera frame)"),
     Param("objects_topic", "/hoi/objects_init", "ObjectPoseArray of the objects' initial poses"),
     Param("object_shapes", ["Box=box:0.40,0.36,0.30", "Bin=cylinder:0.22,0.65"],
-          "render primitive per object_name: name=box:x,y,z or name=cylinder:radius,height [m]"),
+          "render primitive per object_name: name=box:x,y,z or name=cylinder:radius,height [m]; an object "
+          "without one is rendered as the box the objects node measured (object_extents_topic)"),
+    Param("object_extents_topic", "/hoi/object_extents", "ObjectExtentArray beside objects_topic (objects_hands "
+          "~/object_extents): measured boxes that render objects without an object_shapes entry; empty: off"),
+    Param("object_extent_max_age_s", 1.0, "a measured box of the pose's track is used within this of the frame "
+          "[s]", 0.0, 60.0),
     Param("object_name", "", "only this object; empty: the object nearest the hands"),
     Param("object_max_distance_m", 1.0, "hands -> object centre limit of the nearest-object rule [m]", 0.0, 10.0),
     Param("object_stamp_tolerance_s", 0.06, "object pose stamp tolerance to the frame [s]", 0.0, 10.0),
@@ -126,6 +150,9 @@ PARAMETERS = (
     Param("crop_scale", 1.1, "HOI crop: max side x this (CARI4D run_horefine.py)", 1.0, 4.0),
     Param("mask_margin_m", 0.06, "observed masks without segmentation: depth within this of the initial "
           "estimate [m]", 0.0, 1.0),
+    Param("end_of_stream_s", 2.0, "no input for this long ends the stream (no frame built for this long while "
+          "inputs come: a pause): the frames after the last window run as one shrunk window; 0: never (they are "
+          "counted at shutdown) [s]", 0.0, 3600.0),
     Param("max_pending_windows", 2, "windows waiting for the engine; beyond, the oldest is dropped (counted)",
           1, 100),
     Param("frame_wait_s", 1.0, "a frame waits this long for its humans message [s]", 0.0, 60.0),
@@ -149,12 +176,12 @@ class CocoNetNode(Node):
         if stride > window:
             raise ValueError(f"stride must be in [1, window]; got window {window}, stride {stride}")
         mode = str(gp("object_rotation").value)
-        self.shapes: dict[str, ObjectShape] = {}
-        for entry in gp("object_shapes").value:
-            name, sep, spec = str(entry).partition("=")
-            if not sep:
-                raise ValueError(f"object_shapes entry {entry!r}: expected NAME=box:sx,sy,sz or NAME=cylinder:r,h")
-            self.shapes[name] = ObjectShape.parse(spec)
+        self.shapes = RenderShapes(parse_object_shapes(list(gp("object_shapes").value)),
+                                   int(float(gp("object_extent_max_age_s").value) * 1e9))
+        self.shapes_logged: set[str] = set()
+        self.end_of_stream_s = float(gp("end_of_stream_s").value)
+        self._last_frame_mono = self._last_input_mono = 0.0
+        self._meta: tuple[str, int, ObjectPose] | None = None
         self.body_model = load_body_model(str(gp("smpl_model_path").value), bool(gp("smpl_allow_pickle").value))
         self.engine = make_engine(str(gp("model_path").value), str(gp("engine").value))
         self.pipeline = CocoNetPipeline(self.body_model, self.engine, window, stride, mode,
@@ -177,9 +204,11 @@ class CocoNetNode(Node):
         self.gt_humans: dict[int, HumanPose3DArray] = {}
         self.gt_objects: dict[int, ObjectPoseArray] = {}
         self.counters = {k: 0 for k in ("frames_in", "frames_built", "bad_input", "no_camera_info", "no_human",
-                                        "no_object", "no_object_shape", "no_transform", "fit_failed", "out_of_view",
-                                        "windows_run", "windows_dropped", "frames_published", "engine_errors",
-                                        "frames_dropped_behind")}
+                                        "no_object", "no_object_shape", "shape_measured", "no_transform",
+                                        "fit_failed", "out_of_view", "windows_run", "tail_windows_run",
+                                        "windows_dropped", "frames_published", "engine_errors",
+                                        "frames_dropped_behind", "tail_frames_unpublished",
+                                        "windows_not_run_at_close")}
         self.latency: dict[str, list[float]] = {k: [] for k in ("fit", "render", "engine", "decode", "window_total")}
         self.errors = BeforeAfter()
         self.lock = threading.Lock()
@@ -191,6 +220,9 @@ class CocoNetNode(Node):
         self.create_subscription(HumanPose3DArray, str(gp("humans_topic").value), self.on_humans, reliable_qos(30))
         self.create_subscription(ObjectPoseArray, str(gp("objects_topic").value),
                                  lambda m: self.objects.append(m), reliable_qos(30))
+        if gp("object_extents_topic").value:
+            self.create_subscription(ObjectExtentArray, str(gp("object_extents_topic").value), self.on_extents,
+                                     reliable_qos(30))
         self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
         self.evaluate = bool(gp("gt_humans_topic").value) or bool(gp("gt_objects_topic").value)
         if gp("gt_humans_topic").value:
@@ -234,11 +266,22 @@ class CocoNetNode(Node):
         with self.lock:
             self.counters["frames_in"] += 1
             self.frames[s.stamp_ns] = (s, None)
+        self._last_input_mono = time.monotonic()
         self.frame_ready.set()
+
+    def on_extents(self, msg: ObjectExtentArray) -> None:
+        stamp = ns_from_stamp(msg.header.stamp)
+        with self.lock:
+            for e in msg.extents:
+                if not self.shapes.add_extent(stamp, int(e.track_id), str(e.object_name),
+                                              (e.size.x, e.size.y, e.size.z), str(e.method)):
+                    self.counters["bad_input"] += 1
+            self.shapes.drop_older_than(stamp)
 
     def on_humans(self, msg: HumanPose3DArray) -> None:
         with self.lock:
             self.humans[ns_from_stamp(msg.header.stamp)] = msg
+        self._last_input_mono = time.monotonic()
         self.frame_ready.set()
 
     def frame_worker(self) -> None:
@@ -248,6 +291,7 @@ class CocoNetNode(Node):
         are dropped and counted."""
         while not self._stop.is_set():
             if not self.frame_ready.wait(timeout=0.2):
+                self._end_of_stream()
                 continue
             self.frame_ready.clear()
             while True:
@@ -268,11 +312,53 @@ class CocoNetNode(Node):
                         self.counters["frames_dropped_behind"] += 1
                 if ready is None:
                     break
-                try:
-                    self.process(*ready)
-                except Exception as e:  # a bad frame is reported, the stream goes on
-                    self.counters["bad_input"] += 1
-                    self.get_logger().error(f"frame failed: {e!r}")
+                self._process_safe(*ready)
+
+    def _process_safe(self, s: SyncedSet, humans: HumanPose3DArray) -> None:
+        try:
+            self.process(s, humans)
+        except Exception as e:  # a bad frame is reported, the stream goes on
+            self.counters["bad_input"] += 1
+            self.get_logger().error(f"frame failed: {e!r}")
+
+    def _end_of_stream(self) -> None:
+        """Run the unpublished tail as one shrunk window when the stream has ended or paused.
+
+        No input (images, humans) for end_of_stream_s: the stream has ended; frames still
+        waiting (for an objects message, or for newer stamps to expire them) are processed
+        now, or dropped as no_human, and the tail runs. Inputs still coming but no frame
+        built for end_of_stream_s and none waiting: a pause; the tail runs too."""
+        if self.end_of_stream_s <= 0:
+            return
+        now = time.monotonic()
+        ended = now - self._last_input_mono >= self.end_of_stream_s
+        with self.lock:
+            if ended:
+                left = [(self.frames.pop(st)[0], self.humans.pop(st, None)) for st in sorted(self.frames)]
+                self.counters["no_human"] += sum(h is None for _, h in left)
+            else:
+                left = []
+            waiting = bool(self.frames)
+        for s, h in left:
+            if h is not None:
+                self._process_safe(s, h)
+        if waiting or self.pipeline.pending_frames == 0:
+            return
+        if ended or now - self._last_frame_mono >= self.end_of_stream_s:
+            due = self.pipeline.flush()
+            if due is not None and self._meta is not None:  # _meta: set with the first frame built
+                self._queue_window((due, *self._meta, True))
+
+    def _queue_window(self, item: tuple) -> None:
+        try:
+            self.windows.put_nowait(item)
+        except queue.Full:  # behind: drop the oldest window, keep the newest
+            try:
+                self.windows.get_nowait()
+                self.counters["windows_dropped"] += 1
+            except queue.Empty:
+                pass
+            self.windows.put_nowait(item)
 
     def _object_near(self, stamp_ns: int) -> bool:
         """An objects message within tolerance of the stamp has arrived (they may trail the humans)."""
@@ -331,14 +417,23 @@ class CocoNetNode(Node):
             self.counters["no_transform" if found == "no_transform" else "no_object"] += 1
             return
         obj_msg, obj_pose = found
-        shape = self.shapes.get(obj_msg.object_name)
-        if shape is None:
+        with self.lock:
+            choice = self.shapes.resolve(obj_msg.object_name, int(obj_msg.track_id), s.stamp_ns)
+        if choice is None:
             self.counters["no_object_shape"] += 1
-            self.get_logger().warning(f"no shape for object {obj_msg.object_name!r} (parameter object_shapes)",
+            self.get_logger().warning(f"no shape for object {obj_msg.object_name!r} (parameter object_shapes) and "
+                                      f"no measured box of its track {obj_msg.track_id} (object_extents_topic)",
                                       throttle_duration_sec=5.0)
             return
+        if choice.measured:
+            self.counters["shape_measured"] += 1
+            if obj_msg.object_name not in self.shapes_logged:  # once per object name
+                self.shapes_logged.add(obj_msg.object_name)
+                self.get_logger().info(f"object {obj_msg.object_name!r} has no object_shapes entry: rendering it as "
+                                       f"the {choice.detail} (counted as shape_measured)")
         try:
-            est, fit_ms = self.pipeline.initial_estimate(joints, conf, int(h.track_id), obj_pose, shape)
+            est, fit_ms = self.pipeline.initial_estimate(joints, conf, int(h.track_id), obj_pose, choice.shape,
+                                                         choice.detail)
         except ValueError as e:
             self.counters["fit_failed"] += 1
             self.get_logger().warning(f"SMPL fit failed: {e}", throttle_duration_sec=2.0)
@@ -348,24 +443,16 @@ class CocoNetNode(Node):
             self.counters["out_of_view"] += 1
             return
         self.counters["frames_built"] += 1
+        self._last_frame_mono = time.monotonic()
         self._meta = (camera_frame, int(h.track_id), obj_msg)
         if due:
-            item = (due, camera_frame, int(h.track_id), obj_msg)
-            try:
-                self.windows.put_nowait(item)
-            except queue.Full:  # behind: drop the oldest window, keep the newest
-                try:
-                    self.windows.get_nowait()
-                    self.counters["windows_dropped"] += 1
-                except queue.Empty:
-                    pass
-                self.windows.put_nowait(item)
+            self._queue_window((due, camera_frame, int(h.track_id), obj_msg, False))
 
     # ------------------------------------------------------------------ windows
     def window_worker(self) -> None:
         while not self._stop.is_set():
             try:
-                (frames, n_new), camera_frame, track_id, obj_msg = self.windows.get(timeout=0.2)
+                (frames, n_new), camera_frame, track_id, obj_msg, tail = self.windows.get(timeout=0.2)
             except queue.Empty:
                 continue
             t0 = time.perf_counter()
@@ -382,6 +469,7 @@ class CocoNetNode(Node):
                 self.latency["window_total"].append((time.perf_counter() - t0) * 1e3 + res.timings_ms["fit"]
                                                     + res.timings_ms["render"])
                 self.counters["windows_run"] += 1
+                self.counters["tail_windows_run"] += int(tail)
                 self.counters["frames_published"] += len(res.frames)
 
     def state_msg(self, header: Header, track_id: int, obj_msg: ObjectPose, rotmats: np.ndarray, betas: np.ndarray,
@@ -413,7 +501,8 @@ class CocoNetNode(Node):
             out.states.append(st)
             init.states.append(self.state_msg(header, track_id, obj_msg, e.smpl_rotmats, e.betas, e.transl,
                                               e.obj_pose, None, f"initial: fit to {self.body_model.name}; "
-                                              f"object from {obj_msg.source or 'objects topic'}; masks {f.mask_source}"))
+                                              f"object from {obj_msg.source or 'objects topic'}; rendered as {e.shape_source}; "
+                                              f"masks {f.mask_source}"))
             objs.objects.append(st.object)
             if self.tf is not None:
                 _, joints = self.body_model.forward(rotmats=r.smpl_rotmats, betas=r.betas, transl=r.transl)
@@ -500,12 +589,16 @@ class CocoNetNode(Node):
             lat = {k: {"p50": float(np.median(v)), "mean": float(np.mean(v)), "n": len(v)} for k, v in self.latency.items() if v}
             return {"source": self.source, "body_model": self.body_model.name, "engine": self.engine.backend_name,
                     "stand_in": self.engine.is_stand_in, "counters": dict(self.counters),
-                    "window_latency_ms": lat, "errors": self.errors.summary() if self.evaluate else None}
+                    "window_latency_ms": lat, "render_shapes": self.shapes.summary(),
+                    "errors": self.errors.summary() if self.evaluate else None}
 
     def close(self) -> None:
         self._stop.set()
         self.frame_thread.join(timeout=5.0)
         self.worker.join(timeout=5.0)
+        with self.lock:  # the end of the stream that no window published (no end_of_stream_s pause came)
+            self.counters["tail_frames_unpublished"] = self.pipeline.pending_frames
+            self.counters["windows_not_run_at_close"] = self.windows.qsize()
         path = str(self.get_parameter("report_json").value)
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)

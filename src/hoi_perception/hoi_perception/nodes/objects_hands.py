@@ -17,6 +17,8 @@ camera_info, and gets people one of two ways (``people_source``):
   most) for the humans of its stamp before it is processed.
 
 Publishes ``~/objects`` (hoi_msgs/ObjectPoseArray, camera optical frame),
+``~/object_extents`` (hoi_msgs/ObjectExtentArray, same header: each pose's
+measured box, which ObjectPose has no field for; sent just before the poses),
 ``~/hands`` (hoi_msgs/Hand3DArray), TF ``object_<id>`` and
 ``human_<id>_left_hand`` / ``_right_hand`` (from the hand model: origin at
 the wrist, x towards the middle finger MCP, z the palm normal, y = z x x),
@@ -46,6 +48,8 @@ from hoi_msgs.msg import (
     Hand3D,
     Hand3DArray,
     HumanPose3DArray,
+    ObjectExtent,
+    ObjectExtentArray,
     ObjectPose,
     ObjectPoseArray,
     Point2D,
@@ -145,6 +149,15 @@ def lookup_world_from_camera(tf: TfBuffer, world: str, camera: str) -> np.ndarra
     return lookup_or_none(tf, world, camera) if world else None
 
 
+def object_extents(header: Any, objects: list[Any]) -> ObjectExtentArray:
+    """The measured box of each published pose (ObjectEstimate.size along its axes, the method that measured it)."""
+    out = ObjectExtentArray(header=header)
+    for o in objects:
+        out.extents.append(ObjectExtent(track_id=int(o.track_id), object_name=o.hoi_class,
+                                        size=vector3(np.asarray(o.size, dtype=np.float64)), method=str(o.method)))
+    return out
+
+
 def hand_frame(kp: np.ndarray) -> np.ndarray | None:
     """4x4 hand frame from 21 camera-frame keypoints: origin wrist, x to middle MCP, z palm normal."""
     x = kp[9] - kp[0]
@@ -195,6 +208,7 @@ class ObjectsHandsNode(Node):
         self.sync = TopicSynchronizer(self, topics, self.on_set, sync_cfg, admit=self.admit_image)
         q = reliable_qos(10)
         self.pub_objects = self.create_publisher(ObjectPoseArray, "~/objects", q)
+        self.pub_extents = self.create_publisher(ObjectExtentArray, "~/object_extents", q)
         self.pub_hands = self.create_publisher(Hand3DArray, "~/hands", q)
         self.pub_markers = self.create_publisher(MarkerArray, "~/markers", q)
         self.pub_img = self.create_publisher(Image, "~/annotated", q) if self.get_parameter("publish_annotated").value \
@@ -406,6 +420,8 @@ class ObjectsHandsNode(Node):
     def publish(self, header: Any, stamp_ns: int, res: Any) -> None:
         det_name = self.source
         objs = ObjectPoseArray(header=header)
+        # the measured boxes first, so a consumer that sizes a pose by them has them when the pose comes
+        self.pub_extents.publish(object_extents(header, res.objects))
         for o in res.objects:
             objs.objects.append(ObjectPose(header=header, track_id=int(o.track_id), object_name=o.hoi_class,
                                            mesh_resource=f"file://{o.mesh_path}" if o.mesh_path else "",
