@@ -84,7 +84,8 @@ setup/build_interfaces.sh --symlink "$venv" src/hoi_bringup src/hoi_perception_s
 h=$(hash_of src/hoi_perception/setup.py src/hoi_perception/setup.cfg src/hoi_perception/package.xml \
             src/hoi_perception/hoi_perception/entry_points.py)
 if ! stamp_ok "$venv/.hoi_project" "$h" || ! "$py" -c 'import hoi_perception' 2>/dev/null \
-   || [ ! -f "$venv/share/ament_index/resource_index/packages/hoi_perception" ]; then
+   || [ ! -f "$venv/share/ament_index/resource_index/packages/hoi_perception" ] \
+   || [ ! -d "$venv/lib/hoi_perception" ]; then
   say "installing hoi_perception (editable)"
   "$py" -m pip uninstall -q -y hoi_perception >/dev/null 2>&1 || true  # an install of the old root setup.py
   "$py" -m pip install -q --no-deps -e src/hoi_perception
@@ -92,6 +93,20 @@ if ! stamp_ok "$venv/.hoi_project" "$h" || ! "$py" -c 'import hoi_perception' 2>
   # venv's ament index as setup.py's data_files do for a colcon or wheel install.
   install -D -m 644 src/hoi_perception/resource/hoi_perception "$venv/share/ament_index/resource_index/packages/hoi_perception"
   install -D -m 644 src/hoi_perception/package.xml "$venv/share/hoi_perception/package.xml"
+  # ros2 run / launch_ros look for a package's executables in <prefix>/lib/<package>
+  # (setup.cfg's script_dir in a colcon install); pip put them in bin/.
+  mkdir -p "$venv/lib/hoi_perception"
+  "$py" - "$venv" <<'PY'
+import runpy, sys
+from pathlib import Path
+venv = Path(sys.argv[1])
+for spec in runpy.run_path("src/hoi_perception/hoi_perception/entry_points.py")["CONSOLE_SCRIPTS"]:
+    name = spec.split("=")[0].strip()
+    link = venv / "lib" / "hoi_perception" / name
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(venv / "bin" / name)
+PY
   echo "$h" > "$venv/.hoi_project"
 fi
 
