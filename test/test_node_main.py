@@ -103,3 +103,55 @@ def test_a_second_sigint_cuts_a_hung_stop_short(tmp_path: Path) -> None:
     out, _ = proc.communicate(timeout=15)
     assert time.monotonic() - t0 < 10
     assert proc.returncode != 0 and "KeyboardInterrupt" in out, out
+
+
+SLOW_IMPORT = '''
+import time
+print("importing", flush=True)
+time.sleep(20.0)  # SIGINT arrives while the module is still loading
+
+
+def main():
+    return 5
+'''
+
+
+def test_sigint_while_a_node_module_imports_ends_quietly(tmp_path: Path) -> None:
+    """ros2 launch stopping a graph right after starting it: a node still importing ends with
+    one line and exit 0, not a KeyboardInterrupt traceback from inside an import (exit -2)."""
+    (tmp_path / "slow_node_module.py").write_text(SLOW_IMPORT)
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from hoi_perception.ros.node_entry import run; "
+            "sys.exit(run('slow_node', 'slow_node_module'))")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
+    assert proc.stdout is not None
+    assert "importing" in proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0, out
+    assert "slow_node: stopped while starting" in out and "Traceback" not in out, out
+
+
+def test_every_node_executable_starts_through_node_entry() -> None:
+    import importlib
+    import runpy
+
+    from hoi_perception.ros import node_entry
+
+    from hoi_perception import entry_points
+
+    scripts = runpy.run_path(entry_points.__file__)["CONSOLE_SCRIPTS"]
+    targets = dict(s.replace(" ", "").split("=") for s in scripts)
+    nodes_dir = Path(importlib.import_module("hoi_perception.nodes").__file__).parent
+    node_modules = {p.stem for p in nodes_dir.glob("*.py") if p.stem != "__init__"}
+    for name, target in targets.items():
+        module, func = target.split(":")
+        assert not module.startswith("hoi_perception.nodes."), f"{name} bypasses node_entry: {target}"
+        if module == "hoi_perception.ros.node_entry":
+            assert callable(getattr(node_entry, func)), name
+    started = {t.split(":")[1] for t in targets.values() if t.startswith("hoi_perception.ros.node_entry:")}
+    assert len(started) >= 14
+    source = Path(node_entry.__file__).read_text()
+    for mod in sorted(node_modules):
+        if "def main(" in (nodes_dir / f"{mod}.py").read_text():
+            assert f'"hoi_perception.nodes.{mod}"' in source, f"node module {mod} has a main() but no executable"

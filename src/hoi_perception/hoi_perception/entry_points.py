@@ -1,25 +1,26 @@
 """Console scripts of hoi_perception (read by src/hoi_perception/setup.py).
 
 Node executables keep ROS naming (`ros2 run hoi_perception bag_player`);
-tools get an `hoi-` prefix.
+tools get an `hoi-` prefix. Nodes start through ros/node_entry.py (a SIGINT
+while the node module still imports ends the start quietly).
 """
 
 CONSOLE_SCRIPTS = [
-    "bag_player = hoi_perception.nodes.bag_player:main",
-    "zed_capture = hoi_perception.nodes.zed_capture:main",
-    "video_camera = hoi_perception.nodes.video_camera:main",
-    "sync_monitor = hoi_perception.nodes.sync_monitor:main",
-    "sparse4d_node = hoi_perception.nodes.sparse4d_node:main",
-    "track_fusion = hoi_perception.nodes.track_fusion_node:main",
-    "track_evaluator = hoi_perception.nodes.track_evaluator:main",
-    "body_pose = hoi_perception.nodes.body_pose:main",
-    "objects_hands = hoi_perception.nodes.objects_hands:main",
-    "bag_recorder = hoi_perception.nodes.bag_recorder:main",
-    "episode_recorder = hoi_perception.nodes.episode_recorder:main",
+    "bag_player = hoi_perception.ros.node_entry:bag_player",
+    "zed_capture = hoi_perception.ros.node_entry:zed_capture",
+    "video_camera = hoi_perception.ros.node_entry:video_camera",
+    "sync_monitor = hoi_perception.ros.node_entry:sync_monitor",
+    "sparse4d_node = hoi_perception.ros.node_entry:sparse4d_node",
+    "track_fusion = hoi_perception.ros.node_entry:track_fusion",
+    "track_evaluator = hoi_perception.ros.node_entry:track_evaluator",
+    "body_pose = hoi_perception.ros.node_entry:body_pose",
+    "objects_hands = hoi_perception.ros.node_entry:objects_hands",
+    "bag_recorder = hoi_perception.ros.node_entry:bag_recorder",
+    "episode_recorder = hoi_perception.ros.node_entry:episode_recorder",
     "hoi-bag-repair = hoi_perception.bag.repair:main",
-    "contacts = hoi_perception.nodes.contacts_node:main",
-    "interactvlm = hoi_perception.nodes.interactvlm_node:main",
-    "coconet = hoi_perception.nodes.coconet_node:main",
+    "contacts = hoi_perception.ros.node_entry:contacts",
+    "interactvlm = hoi_perception.ros.node_entry:interactvlm",
+    "coconet = hoi_perception.ros.node_entry:coconet",
     "hoi-make-sample = hoi_perception.bag.sample:main",
     "hoi-launch = hoi_perception.launch.yaml_launch:main",
     "hoi-engine-build = hoi_perception.engine.build_cli:main",
