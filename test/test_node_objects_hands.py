@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 
 def test_out_of_range_parameter_exits_2_with_one_line() -> None:
     env = dict(os.environ)
@@ -111,3 +113,39 @@ def test_node_publishes_object_poses_hands_and_tf_over_dds() -> None:
             proc.kill()
             out, _ = proc.communicate()
     assert "objects_hands summary" in out, out[-2000:]
+
+
+def test_blazepose_people_keep_their_ids_across_frames() -> None:
+    """people_source blazepose: a person keeps the id of the frame before (the hands'
+    person_track_id and the human_<id>_*_hand frames), also when someone before them in
+    the detector's order leaves the frame (ids were the index in the frame)."""
+    import numpy as np
+    import rclpy
+    from hoi_perception.bodypose.types import PoseResult
+    from hoi_perception.nodes.objects_hands import ObjectsHandsNode
+
+    def person(x0: float) -> PoseResult:
+        j2 = np.stack([np.linspace(x0, x0 + 60, 34), np.linspace(100, 400, 34)], axis=1)
+        return PoseResult(joints_cam=np.ones((34, 3)), confidence=np.ones(34), derived=np.zeros(34, bool),
+                          joints_2d=j2, box=(x0, 100.0, x0 + 60, 400.0), score=0.9, depth_used=False,
+                          source="test")
+
+    frames = [[person(50), person(400)], [person(52), person(402)], [person(404)], [person(406), person(54)]]
+    rclpy.init()
+    try:
+        node = ObjectsHandsNode()
+        try:
+            if node.bodypose is None:
+                pytest.skip("BlazePose models missing")
+            node.bodypose.estimate = lambda rgb, k, depth: frames.pop(0)  # type: ignore[method-assign]
+            rgb, k = np.zeros((480, 640, 3), np.uint8), np.eye(3)
+            ids = [[p.track_id for p in node._people(rgb, k, None, (i + 1) * 100_000_000)] for i in range(4)]
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+    left, right = ids[0]
+    assert left != right
+    assert ids[1] == [left, right]
+    assert ids[2] == [right]  # the left person left; the right one keeps its id
+    assert ids[3] == [right, left]

@@ -181,6 +181,10 @@ class ObjectsHandsNode(Node):
         declare_parameters(self, PARAMETERS)
         self.people_source = str(self.get_parameter("people_source").value)
         self.pipeline, self.bodypose = self._make_pipeline()
+        # people_source blazepose: ids stable across frames (hands' person_track_id, human_<id>_*_hand TF)
+        from hoi_perception.bodypose.tracking import HumanTracker
+
+        self.human_tracker = HumanTracker()
         self.static_tf = TfBuffer()
         self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
         self._humans: deque[Any] = deque(maxlen=60)
@@ -320,7 +324,8 @@ class ObjectsHandsNode(Node):
             if self.bodypose is None:
                 return []
             res = self.bodypose.estimate(rgb, k, depth)
-            return [PersonInput(i + 1, r.joints_2d, r.confidence) for i, r in enumerate(res)]
+            ids = self.human_tracker.update(list(res), stamp_ns)
+            return [PersonInput(tid, r.joints_2d, r.confidence) for tid, r in zip(ids, res, strict=True)]
         best = self._humans_for(stamp_ns)
         if best is None:
             self.counts["no_humans_for_stamp"] += 1
@@ -380,6 +385,7 @@ class ObjectsHandsNode(Node):
         verdict = self.guard.admit_frame(s.stamp_ns)
         if verdict.time_jump:
             self.pipeline.tracker.reset()
+            self.human_tracker.reset()
             self.get_logger().warning(verdict.log)
         elif verdict.log:
             self.get_logger().info(verdict.log)
