@@ -149,3 +149,15 @@ def test_blazepose_people_keep_their_ids_across_frames() -> None:
     assert ids[1] == [left, right]
     assert ids[2] == [right]  # the left person left; the right one keeps its id
     assert ids[3] == [right, left]
+
+
+def test_hand_frames_of_objects_hands_and_body_pose_do_not_collide() -> None:
+    """Both nodes run in one graph; a child frame with two publishers (different origins and
+    orientations) would jump between them in every TF consumer."""
+    import numpy as np
+    from hoi_perception.nodes.objects_hands import SIDE_NAMES
+    from hoi_perception.skeleton.frames import hand_frames
+
+    body_pose_names = set(hand_frames(np.zeros((34, 3)), np.eye(4)))
+    assert body_pose_names == {"left_hand", "right_hand"}
+    assert not body_pose_names & set(SIDE_NAMES)

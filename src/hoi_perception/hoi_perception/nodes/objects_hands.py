@@ -137,11 +137,13 @@ PARAMETERS = (
     Param("num_threads", 2, "CPU threads of each model", *_r("num_threads")),
     Param("max_rate_hz", 0.0, "most frames processed per second; 0: every synchronized frame",
           *_r("max_rate_hz")),
-    Param("publish_tf", True, "broadcast object_<id> and human_<id>_left_hand / _right_hand frames"),
+    Param("publish_tf", True, "broadcast object_<id> and human_<id>_left_palm / _right_palm frames"),
     Param("publish_annotated", True, "publish ~/annotated (built only while someone subscribes)"),
 )
 SYNC_DEFAULTS = SyncConfig()
-SIDE_NAMES = ("left_hand", "right_hand")
+# Palm frames from the 21 keypoints; body_pose owns human_<id>_left_hand / _right_hand (the skeleton's
+# wrist with the pelvis orientation): one child frame with two publishers would jump between them.
+SIDE_NAMES = ("left_palm", "right_palm")
 
 
 def lookup_world_from_camera(tf: TfBuffer, world: str, camera: str) -> np.ndarray | None:
