@@ -66,6 +66,7 @@ from rosgraph_msgs.msg import Clock
 from hoi_perception.bag.io import BagError, BagMessage, BagReader, TopicInfo
 from hoi_perception.bag.playback import PlaybackConfig, PlaybackRunner, PlaybackStats, schedule, select_topics
 from hoi_perception.ros.parameters import Param, declare_parameters
+from hoi_perception.ros.spin import spin_until_shutdown
 from hoi_perception.ros.stop_signal import SigintStopsRclpy
 
 # bag_path value naming the embedded sample bag (launch defaults use it: no checkout-relative path)
@@ -492,7 +493,7 @@ def _play(sigint: SigintStopsRclpy) -> int:
 
 def _spin(executor: SingleThreadedExecutor, node: BagPlayer) -> None:
     try:
-        executor.spin()
+        spin_until_shutdown(executor)
     except (ExternalShutdownException, KeyboardInterrupt):
         pass
     # spin ends when the context shuts down: a playback waiting for a far message stops now

@@ -19,8 +19,9 @@ from typing import Any
 
 import rclpy
 from rclpy.exceptions import NameValidationException
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
+from hoi_perception.ros.spin import spin_until_shutdown
 from hoi_perception.ros.stop_signal import SigintStopsRclpy
 
 EXIT_OK = 0
@@ -64,7 +65,9 @@ def _run(factory: Callable[[], Any], name: str, report: Callable[[Any], str] | N
     interrupted = ""
     try:
         if spin is None:
-            rclpy.spin(node)
+            executor = SingleThreadedExecutor(context=node.context)
+            executor.add_node(node)
+            spin_until_shutdown(executor)  # not rclpy.spin: it can miss a SIGINT (ros/spin.py)
         else:
             spin(node)
     except ExternalShutdownException:
