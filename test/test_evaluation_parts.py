@@ -168,7 +168,37 @@ def test_graph_launch_is_ros2_yaml_and_parses_with_hoi_launch() -> None:
     contacts_cfg.update(yaml.safe_load((Path(by_name["contacts"].param_files[0])).read_text())["contacts"]
                         .get("ros__parameters") or {})
     assert (contacts_cfg["hands_topic"], contacts_cfg["objects_topic"]) == ("/hoi/hands", "/hoi/objects")
-    assert "PLUG-IN POINT C" in GRAPH.read_text()
+    # CoCoNet and InteractVLM: off by default, each behind its argument and its own parameter file,
+    # fed by body_pose (/hoi/humans) and objects_hands (/hoi/objects, /hoi/object_extents)
+    assert not {"coconet", "interactvlm"} & set(by_name)
+    assert ("~/object_extents", "/hoi/object_extents") in by_name["objects_hands"].remaps
+    plugged = {n.name: n for n in parse_launch_file(GRAPH, {"coconet": "true", "interactvlm": "true"})}
+    assert set(plugged) == set(by_name) | {"coconet", "interactvlm"}
+    assert {n.name for n in parse_launch_file(GRAPH, {"coconet": "true"})} == set(by_name) | {"coconet"}
+    coconet, ivlm = plugged["coconet"], plugged["interactvlm"]
+    assert Path(coconet.param_files[0]).name == "coconet.yaml" and Path(ivlm.param_files[0]).name == "contacts.yaml"
+    assert "coconet" in yaml.safe_load(Path(coconet.param_files[0]).read_text())
+    assert "interactvlm" in yaml.safe_load(Path(ivlm.param_files[0]).read_text())
+    from hoi_perception.nodes.coconet_node import PARAMETERS as COCONET_PARAMETERS
+    from hoi_perception.nodes.interactvlm_node import PARAMETERS as INTERACTVLM_PARAMETERS
+
+    cp, ip = dict(coconet.params), dict(ivlm.params)
+    coconet_defaults = {p.name: p.default for p in COCONET_PARAMETERS}
+    ivlm_defaults = {p.name: p.default for p in INTERACTVLM_PARAMETERS}
+    assert cp["objects_topic"] == "/hoi/objects" and coconet_defaults["humans_topic"] == "/hoi/humans"
+    assert (ivlm_defaults["humans_topic"], ivlm_defaults["objects_topic"]) == ("/hoi/humans", "/hoi/objects")
+    assert cp["model_path"] == ip["model_path"] == ""  # no model given: the labelled STAND-IN engines
+    assert cp["use_sim_time"] is ip["use_sim_time"] is False
+    assert ("~/hoi_state", "/hoi/hoi_state") in coconet.remaps
+    assert ("~/contacts", "/hoi/interactvlm/contacts") in ivlm.remaps
+    own = {"coconet": "true", "interactvlm": "true", "use_sim_time": "true", "coconet_params": "/tmp/c.yaml",
+           "interactvlm_params": "/tmp/i.yaml", "coconet_model": "/m/coconet.onnx", "interactvlm_model": "/m/mvloc.onnx"}
+    plugged = {n.name: n for n in parse_launch_file(GRAPH, own)}
+    assert plugged["coconet"].param_files == ["/tmp/c.yaml"] and plugged["interactvlm"].param_files == ["/tmp/i.yaml"]
+    assert dict(plugged["coconet"].params)["model_path"] == "/m/coconet.onnx"
+    assert dict(plugged["interactvlm"].params)["model_path"] == "/m/mvloc.onnx"
+    assert dict(plugged["coconet"].params)["use_sim_time"] is True
+    assert "PLUG-IN" not in GRAPH.read_text()
 
 
 # ---------------------------------------------------------------- configuration and CLI

@@ -134,3 +134,27 @@ def test_pickle_body_model_needs_explicit_permission(tmp_path: Path) -> None:
                           f"body_model_path:={pkl}"], capture_output=True, text=True, timeout=60, env=os.environ.copy())
     assert out.returncode == 2
     assert "unpickling runs code" in out.stdout + out.stderr
+
+
+def test_stop_does_not_wait_for_a_keyframe_in_flight() -> None:
+    """A stopped node (context shut down) cannot publish the keyframe in flight, so close() waits only
+    STOP_WAIT_S for it, well inside a launcher's SIGINT -> SIGTERM escalation (5 s), and counts it."""
+    import threading
+
+    from hoi_perception.nodes import interactvlm_node as iv
+
+    rclpy.init()
+    try:
+        node = iv.InteractVlmNode()
+        release = threading.Event()
+        node.worker = threading.Thread(target=release.wait, args=(30.0,), daemon=True)  # a slow render
+        node.worker.start()
+        rclpy.shutdown()  # what SIGINT does before run_node calls close()
+        t0 = time.monotonic()
+        node.close()
+        assert time.monotonic() - t0 < iv.STOP_WAIT_S + 1.0
+        assert node.stopped_in_flight == 1 and "1 not published (stopped while in flight)" in node.summary()
+        release.set()
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown()

@@ -50,6 +50,7 @@ from hoi_perception.ros.time import ns_from_stamp
 from hoi_perception.skeleton.bodypose34 import NUM_JOINTS
 
 PROXIMITY_M = 0.02  # stand-in contact distance (the scene's contact_distance_m)
+STOP_WAIT_S = 2.0  # close(): how long a stopping node waits for the keyframe in flight
 
 PARAMETERS = (
     Param("humans_topic", "/hoi/humans", "hoi_msgs/HumanPose3DArray topic of the humans"),
@@ -113,6 +114,8 @@ class InteractVlmNode(Node):
         self.worker: threading.Thread | None = None
         self.keyframes = 0
         self.skipped_busy = 0
+        self.stopped_in_flight = 0  # keyframes not published because the node was stopped meanwhile
+        self.abandoned = False  # close() stopped waiting for the keyframe in flight
         self.bad_input: Counter[str] = Counter()
         self.timings: list[dict[str, float]] = []
         q = reliable_qos(10)
@@ -189,6 +192,10 @@ class InteractVlmNode(Node):
             self.pub.publish(out)
             self.keyframes += 1
         except Exception as e:  # a failing keyframe must not kill the node
+            if not self.context.ok():  # stopped while this keyframe was in flight: not a fault of the keyframe
+                if not self.abandoned:
+                    self.stopped_in_flight += 1
+                return
             self.bad_input["keyframe_error"] += 1
             self.get_logger().error(f"keyframe failed: {e!r}")
         finally:
@@ -238,8 +245,15 @@ class InteractVlmNode(Node):
                           source=f"{r.source}; embeddings: {r.embeddings}")
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker.join(timeout=30)
+        """Wait for a keyframe in flight while its output can still be published. Once the context is
+        shut down (the node is being stopped) it cannot be: wait only STOP_WAIT_S, so the stop ends well
+        within a launcher's SIGINT -> SIGTERM escalation (5 s) even while a slow render runs."""
+        if self.worker is None:
+            return
+        self.worker.join(timeout=30.0 if self.context.ok() else STOP_WAIT_S)
+        if self.worker.is_alive():  # abandoned (a daemon thread): counted as not published
+            self.abandoned = True
+            self.stopped_in_flight += 1
 
     def summary(self) -> str:
         parts = []
@@ -248,8 +262,8 @@ class InteractVlmNode(Node):
                 vals = [t[k] for t in self.timings]
                 parts.append(f"{k} p50 {np.percentile(vals, 50):.0f} ms (first {vals[0]:.0f} ms)")
         return (f"interactvlm summary: engine {self.pipeline.source}, body mesh {self.body.model}; {self.keyframes} "
-                f"keyframes, {self.skipped_busy} skipped while busy; {'; '.join(parts) or 'no timings'}; bad inputs: "
-                f"{dict(self.bad_input) or 'none'}")
+                f"keyframes, {self.skipped_busy} skipped while busy, {self.stopped_in_flight} not published (stopped "
+                f"while in flight); {'; '.join(parts) or 'no timings'}; bad inputs: {dict(self.bad_input) or 'none'}")
 
 
 def main(argv: list[str] | None = None) -> int:
