@@ -169,3 +169,23 @@ def test_metrics_by_hand() -> None:
     t = event_timing(pred, truth)
     assert t["matched"] == 2 and t["missed"] == 0 and t["spurious"] == 1
     assert t["mean_abs_error_s"] == pytest.approx(0.1) and t["max_abs_error_s"] == pytest.approx(0.2)
+
+
+def test_box_surface_distances_are_exact_and_agree_with_a_fine_sampling() -> None:
+    """Measured boxes (objects_hands' extents) use closed-form distances: inside, outside, at a
+    corner, and the same as a densely sampled box within its sampling error; far points are inf."""
+    from hoi_perception.contacts.surfaces import BoxSurface
+
+    box = surface_from_box([1.0, 0.6, 0.8], spacing_m=0.04, exact=True)
+    assert isinstance(box, BoxSurface) and len(box.samples) < 5000
+    d, i = box.distance([[0.0, 0.0, 0.0], [0.6, 0.0, 0.0], [0.6, 0.4, 0.5], [0.0, 0.0, 0.39]], 1.0)
+    np.testing.assert_allclose(d, [0.3, 0.1, np.sqrt(0.1**2 + 0.1**2 + 0.1**2), 0.01], atol=1e-12)
+    assert np.all(i >= 0)
+    d, i = box.distance([[3.0, 0.0, 0.0]], 0.3)
+    assert np.isinf(d[0]) and i[0] == -1
+    fine = surface_from_box([1.0, 0.6, 0.8], spacing_m=0.005)
+    p = np.random.default_rng(0).uniform(-0.8, 0.8, (1000, 3))
+    d_box, _ = box.distance(p, 0.3)
+    d_fine, _ = fine.distance(p, 0.3)
+    both = np.isfinite(d_box) & np.isfinite(d_fine)
+    assert both.sum() > 300 and np.abs(d_box[both] - d_fine[both]).max() < 0.006

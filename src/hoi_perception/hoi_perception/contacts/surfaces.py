@@ -71,6 +71,29 @@ class ObjectSurface:
         return r
 
 
+@dataclass
+class BoxSurface(ObjectSurface):
+    """A centred box: distances to its faces are exact (closed form, no sample spacing error and no
+    tree query for far points); samples (coarser than a mesh's) only name contact points."""
+
+    half_extent: NDArray[np.float64] = field(default_factory=lambda: np.zeros(3))
+
+    def distance(self, points_object: ArrayLike, max_distance: float = np.inf
+                 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        p = np.asarray(points_object, dtype=np.float64).reshape(-1, 3)
+        if len(p) == 0:
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        q = np.abs(p) - self.half_extent
+        # outside: distance to the box; inside: to the nearest face (unsigned, as for sampled surfaces)
+        d = np.linalg.norm(np.maximum(q, 0.0), axis=1) - np.minimum(q.max(axis=1), 0.0)
+        idx = np.full(len(p), -1, dtype=np.int64)
+        near = d <= max_distance
+        if near.any():
+            idx[near] = np.asarray(self._tree.query(p[near], k=1)[1], dtype=np.int64)
+        d = np.where(near, d, np.inf)
+        return d, idx
+
+
 def sample_mesh(vertices: ArrayLike, faces: ArrayLike, spacing_m: float = 0.005, seed: int = 0
                 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Area-weighted surface samples (about one per ``spacing_m``^2) plus every vertex, and each sample's
@@ -107,13 +130,18 @@ def surface_from_points(points_object: ArrayLike, source: str = "depth") -> Obje
     return ObjectSurface(p, np.full(len(p), -1, dtype=np.int64), source)
 
 
-def surface_from_box(size: ArrayLike, spacing_m: float = 0.01) -> ObjectSurface:
-    """Surface of a centred box of extents ``size`` (the fallback when only an object's box is known)."""
+def surface_from_box(size: ArrayLike, spacing_m: float = 0.01, source: str = "box-extent",
+                     exact: bool = False) -> ObjectSurface:
+    """Surface of a centred box of extents ``size`` (when only an object's box is known). ``exact``:
+    a :class:`BoxSurface` (closed-form distances; the samples may then be coarse)."""
     from hoi_perception.scene.meshes import box_mesh
 
-    v, f = box_mesh(np.asarray(size, dtype=np.float64), max_edge=max(spacing_m * 3, 0.01))
+    size = np.asarray(size, dtype=np.float64)
+    v, f = box_mesh(size, max_edge=max(spacing_m * 3, 0.01))
     samples, _ = sample_mesh(v, f, spacing_m)
-    return ObjectSurface(samples, np.full(len(samples), -1, dtype=np.int64), "box-extent")
+    if exact:
+        return BoxSurface(samples, np.full(len(samples), -1, dtype=np.int64), source, half_extent=size / 2.0)
+    return ObjectSurface(samples, np.full(len(samples), -1, dtype=np.int64), source)
 
 
 # ----------------------------------------------------------------------------- mesh files

@@ -11,7 +11,9 @@ Subscribes (all reliable, keep last 10):
 
 Object surfaces: the pose's ``mesh_resource`` (file://, package:// or a
 path; .npz or .obj, loaded once), else the ``object_meshes`` YAML map
-(object_name -> mesh file), else a box of ``fallback_object_size_m``
+(object_name -> mesh file), else the box objects_hands measured for that
+object (``extents_topic``, hoi_msgs/ObjectExtentArray with the objects'
+header; "box-measured"), else a box of ``fallback_object_size_m``
 ("box-extent"). Inputs in different frames are joined through /tf_static.
 
 Publishes ``~/hoi_states`` HoiStateArray (one state per person: the object
@@ -35,7 +37,15 @@ from rclpy.node import Node
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
-from hoi_msgs.msg import ContactSetArray, GraspEventArray, Hand3DArray, HoiStateArray, HumanPose3DArray, ObjectPoseArray
+from hoi_msgs.msg import (
+    ContactSetArray,
+    GraspEventArray,
+    Hand3DArray,
+    HoiStateArray,
+    HumanPose3DArray,
+    ObjectExtentArray,
+    ObjectPoseArray,
+)
 from hoi_perception.contacts.body_mesh import BODY_MODEL_NAME, capsule_body_from_joints
 from hoi_perception.contacts.geometric import (
     SOURCE,
@@ -77,7 +87,10 @@ PARAMETERS = (
           read_only=False),
     Param("body_joint_hand_offset_m", 0.02, "skin depth of a hand derived from body joints [m]", 0.0, 0.1),
     Param("object_meshes", "", "YAML file object_name -> mesh (.npz/.obj), for poses without mesh_resource"),
-    Param("fallback_object_size_m", [0.3, 0.3, 0.3], "box extent [m] used when no mesh is known (box-extent)"),
+    Param("extents_topic", "/hoi/object_extents", "hoi_msgs/ObjectExtentArray: measured boxes of the objects "
+          "(used for objects without a mesh; empty: off)"),
+    Param("fallback_object_size_m", [0.3, 0.3, 0.3], "box extent [m] used when no mesh and no measured box is "
+          "known (box-extent)"),
     Param("object_max_age_s", 0.5, "objects within this of the humans' stamp are used [s]", 0.0, 60.0),
     Param("hand_max_age_s", 0.1, "hands within this of the humans' stamp are used [s]", 0.0, 60.0),
     Param("up_axis", [0.0, 0.0, 0.0], "the frame's vertical for the capsule body; zeros: the body's own "
@@ -145,11 +158,18 @@ class ContactsNode(Node):
         self.hands: deque[Any] = deque(maxlen=20)
         self.objects: deque[Any] = deque(maxlen=20)
         q = reliable_qos(10)
-        self.create_subscription(HumanPose3DArray, str(self.get_parameter("humans_topic").value), self.on_humans, q)
         self.create_subscription(Hand3DArray, str(self.get_parameter("hands_topic").value),
                                  lambda m: self.hands.append(m), q)
         self.create_subscription(ObjectPoseArray, str(self.get_parameter("objects_topic").value),
                                  lambda m: self.objects.append(m), q)
+        self.extents: deque[Any] = deque(maxlen=20)
+        extents_topic = str(self.get_parameter("extents_topic").value)
+        if extents_topic:
+            self.create_subscription(ObjectExtentArray, extents_topic, lambda m: self.extents.append(m), q)
+        self.surface_sources: Counter[str] = Counter()
+        # created last: when a frame's hands/objects and its humans are ready in one wait, the executor
+        # takes subscriptions in creation order, so the step sees this frame's hands, not the last one's
+        self.create_subscription(HumanPose3DArray, str(self.get_parameter("humans_topic").value), self.on_humans, q)
         self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
         self.pub_states = self.create_publisher(HoiStateArray, "~/hoi_states", q)
         self.pub_contacts = self.create_publisher(ContactSetArray, "~/contacts", q)
@@ -170,6 +190,8 @@ class ContactsNode(Node):
                                      "active_contacts": len(self.estimator.active_contacts()),
                                      "latency_ms_mean": float(np.mean(self.latency_ms[-50:])) if self.latency_ms else 0.0}
         values.update({f"bad_input.{k}": v for k, v in self.bad_input.items()})
+        # object surfaces used, by source: mesh:<file>, box-measured, box-extent (the fixed fallback)
+        values.update({f"object_surface.{k}": v for k, v in self.surface_sources.items()})
         n_bad = sum(self.bad_input.values())
         return (WARN if n_bad else OK), f"{self.frames} frames, {n_bad} bad inputs", values
 
@@ -191,17 +213,52 @@ class ContactsNode(Node):
             return np.eye(4)
         return lookup_or_none(self.static_tf, frame, other)
 
-    def _surface(self, obj: Any) -> ObjectSurface | None:
+    def _measured_size(self, obj: Any, objects_stamp: Any) -> np.ndarray | None:
+        """The box objects_hands measured for ``obj`` (same stamp as its ObjectPoseArray)."""
+        for m in reversed(self.extents):
+            if m.header.stamp == objects_stamp:
+                for e in m.extents:
+                    if int(e.track_id) == int(obj.track_id):
+                        size = np.array([e.size.x, e.size.y, e.size.z], dtype=np.float64)
+                        if np.all(np.isfinite(size)) and np.all(size > 0) and np.all(size < 10.0):
+                            return np.maximum(size, 0.02)
+                        self.bad("extent", f"object {obj.track_id}: measured size {size.tolist()}")
+                        return None
+                return None
+        return None
+
+    def _surface(self, obj: Any, objects_stamp: Any = None) -> ObjectSurface | None:
         uri = str(obj.mesh_resource)
-        key = uri or f"name:{str(obj.object_name).lower()}"
+        name = str(obj.object_name).lower()
+        size = None
+        if not uri and name not in self.mesh_map and objects_stamp is not None:
+            size = self._measured_size(obj, objects_stamp)
+        if size is not None:
+            # rounded to 2 cm so a track's jittering box does not rebuild its surface every frame
+            q = tuple(np.round(size / 0.02).astype(int).tolist())
+            key = f"measured:{q}"
+            surf = self.surfaces.get(key)
+            if surf is None:
+                if len(self.surfaces) > 512:  # bounded: a long run sees many sizes
+                    self.surfaces.clear()
+                box = np.array(q, dtype=np.float64) * 0.02
+                # exact distances (closed form); samples only name contact points, so 1/25 of the longest
+                # side is enough (a table at 1 cm would be ~45k samples, ~0.1 s to build in the callback)
+                surf = surface_from_box(box, spacing_m=max(0.01, float(box.max()) / 25), source="box-measured",
+                                        exact=True)
+                self.surfaces[key] = surf
+            self.surface_sources["box-measured"] += 1
+            return surf
+        key = uri or f"name:{name}"
         surf = self.surfaces.get(key)
         if surf is not None:
+            self.surface_sources[surf.source] += 1
             return surf
         path = None
         if uri:
             path = resolve_mesh_uri(uri)
-        elif str(obj.object_name).lower() in self.mesh_map:
-            path = resolve_mesh_uri(self.mesh_map[str(obj.object_name).lower()], [self.mesh_dir] if self.mesh_dir else None)
+        elif name in self.mesh_map:
+            path = resolve_mesh_uri(self.mesh_map[name], [self.mesh_dir] if self.mesh_dir else None)
         try:
             if path is not None:
                 v, f = load_mesh(path)
@@ -212,6 +269,7 @@ class ContactsNode(Node):
             self.bad("mesh", f"{key}: {e}; using the fallback box")
             surf = surface_from_box(self.fallback_size)
         self.surfaces[key] = surf
+        self.surface_sources[surf.source] += 1
         return surf
 
     def _nearest(self, buf: deque[Any], stamp: int, max_age_ns: int) -> Any:
@@ -271,7 +329,7 @@ class ContactsNode(Node):
                     if not np.all(np.isfinite(m)) or abs(np.linalg.det(m[:3, :3]) - 1.0) > 1e-3:
                         self.bad("object", f"object {o.track_id}: invalid pose")
                         continue
-                    surf = self._surface(o)
+                    surf = self._surface(o, objs_msg.header.stamp)
                     objects.append(ObjectInput.from_pose(int(o.track_id), str(o.object_name), t @ m, surf,
                                                          str(o.source)))
                     o_frame = type(o)()
@@ -309,7 +367,7 @@ class ContactsNode(Node):
         lat = np.array(self.latency_ms) if self.latency_ms else np.zeros(1)
         return (f"contacts summary: {self.frames} frames, {self.events} grasp events, latency p50 "
                 f"{np.percentile(lat, 50):.1f} ms, p90 {np.percentile(lat, 90):.1f} ms; bad inputs: "
-                f"{dict(self.bad_input) or 'none'}")
+                f"{dict(self.bad_input) or 'none'}; object surfaces: {dict(self.surface_sources) or 'none'}")
 
 
 def main(argv: list[str] | None = None) -> int:
