@@ -85,6 +85,12 @@ PARAMETERS = (
     Param("publish_tf", True, "broadcast human_<id> and human_<id>_left_hand / _right_hand on /tf"),
     Param("publish_annotated", True, "publish ~/annotated (built only while someone subscribes)"),
     Param("tracker_max_age_s", 1.0, "a person unseen this long loses their track id, seconds", 0.0, 3600.0),
+    Param("smoothing", False, "One-Euro smoothing of each tracked person's 3D joints (less jitter, a little lag; "
+          "filtering/joint_smoother.py)"),
+    Param("smoothing_min_cutoff_hz", 1.0, "One-Euro min cut-off [Hz]: lower smooths a still person more",
+          0.01, 30.0),
+    Param("smoothing_beta", 0.5, "One-Euro speed coefficient [1/m]: higher follows fast moves with less lag",
+          0.0, 100.0),
     Param("tracks_topic", "/hoi/tracks", "box_source projected_tracks: hoi_msgs/TrackedObject3DArray in world_frame"),
     Param("world_frame", "world", "box_source projected_tracks: the tracks' frame (looked up in TF at each "
           "image stamp)", read_only=False),
@@ -157,6 +163,15 @@ class BodyPoseNode(Node):
         from hoi_perception.bodypose import HumanTracker
 
         self.tracker = HumanTracker(max_age_ns=int(float(self.get_parameter("tracker_max_age_s").value) * 1e9))
+        self.smoother = None
+        if self.get_parameter("smoothing").value:
+            from hoi_perception.filtering.joint_smoother import DEFAULT_JOINTS, TrackedJointSmoother
+            from hoi_perception.filtering.one_euro import OneEuroParams
+
+            self.smoother = TrackedJointSmoother(
+                OneEuroParams(float(self.get_parameter("smoothing_min_cutoff_hz").value),
+                              float(self.get_parameter("smoothing_beta").value), DEFAULT_JOINTS.d_cutoff_hz),
+                max_age_s=float(self.get_parameter("tracker_max_age_s").value))
         self.use_depth = bool(self.get_parameter("use_depth").value) and bool(self.get_parameter("depth_topic").value)
         self.rgbd = RgbdIngest(compute_xyz=False)
         self.mono = CameraIngest()
@@ -284,6 +299,8 @@ class BodyPoseNode(Node):
         verdict = self.guard.admit_frame(s.stamp_ns)
         if verdict.time_jump:
             self.tracker.reset()
+            if self.smoother is not None:
+                self.smoother.reset()
         if verdict.time_jump:
             self.get_logger().warning(verdict.log)
         elif verdict.log:
@@ -308,6 +325,9 @@ class BodyPoseNode(Node):
         results = [r for r in self.estimator.estimate(frame.rgb, frame.k, depth) if r.score >= self.min_score]
         # the tracker keeps ids that came with the boxes (Sparse4D tracks, a tracking detector)
         ids = self.tracker.update(results, s.stamp_ns)
+        if self.smoother is not None:
+            for r, tid in zip(results, ids, strict=True):
+                r.joints_cam = self.smoother.smooth(tid, r.joints_cam, s.stamp_ns * 1e-9)
         self.track_ids.update(ids)
         header = msgs[0].header
         out = HumanPose3DArray(header=header)
