@@ -11,9 +11,9 @@ Subscribes (all reliable, keep last 10):
 
 Object surfaces: the pose's ``mesh_resource`` (file://, package:// or a
 path; .npz or .obj, loaded once), else the ``object_meshes`` YAML map
-(object_name -> mesh file), else the box objects_hands measured for that
-object (``extents_topic``, hoi_msgs/ObjectExtentArray with the objects'
-header; "box-measured"), else a box of ``fallback_object_size_m``
+(object_name -> mesh file), else, when ``extents_topic`` is set, the box
+objects_hands measured for that object (hoi_msgs/ObjectExtentArray with the
+objects' header; "box-measured"), else a box of ``fallback_object_size_m``
 ("box-extent"). Inputs in different frames are joined through /tf_static.
 
 Publishes ``~/hoi_states`` HoiStateArray (one state per person: the object
@@ -87,8 +87,10 @@ PARAMETERS = (
           read_only=False),
     Param("body_joint_hand_offset_m", 0.02, "skin depth of a hand derived from body joints [m]", 0.0, 0.1),
     Param("object_meshes", "", "YAML file object_name -> mesh (.npz/.obj), for poses without mesh_resource"),
-    Param("extents_topic", "/hoi/object_extents", "hoi_msgs/ObjectExtentArray: measured boxes of the objects "
-          "(used for objects without a mesh; empty: off)"),
+    # Off by default: boxes measured from one view cover the visible side only (too thin), and on the
+    # sample bag contact F1 went from 0.39-0.47 (fixed cube) to 0.28-0.33 with them (two runs each).
+    Param("extents_topic", "", "hoi_msgs/ObjectExtentArray topic (objects_hands: /hoi/object_extents): measured "
+          "boxes for objects without a mesh instead of fallback_object_size_m; empty: off"),
     Param("fallback_object_size_m", [0.3, 0.3, 0.3], "box extent [m] used when no mesh and no measured box is "
           "known (box-extent)"),
     Param("object_max_age_s", 0.5, "objects within this of the humans' stamp are used [s]", 0.0, 60.0),
