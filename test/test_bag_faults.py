@@ -15,16 +15,15 @@
 * start-up errors of bag_recorder and bag_player: exit 2, one line.
 
 Figures (messages lost on SIGKILL) are printed with ``-s``; scripts/bench_recorder_crash.py
-measures them over several runs.
+measures them over several kills at random moments, with the same helpers
+(test/recorder_crash.py); its results are in docs/faults.md, "Measured".
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -32,132 +31,41 @@ import pytest
 from hoi_perception.bag.io import BagError, BagReader
 from hoi_perception.bag.mcap_records import MAGIC
 from hoi_perception.bag.recording import CrashSafeBagWriter
-
-REPO = Path(__file__).resolve().parents[1]
-PUBLISHER = REPO / "scripts" / "bag_load_publisher.py"
-SHIM = REPO / "test" / "enospc_shim.py"
-PY = sys.executable
-
-
-def _env() -> dict[str, str]:
-    env = os.environ.copy()
-    env["PYTHONPATH"] = str(REPO / "src" / "hoi_perception") + os.pathsep + env.get("PYTHONPATH", "")
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+from recorder_crash import PUBLISHER, PY, Stream, newest_recovered_age_s, record_and_kill, recover
+from recorder_crash import env as _env
+from recorder_crash import mcap_lib_count as _mcap_lib_count
+from recorder_crash import recorder_cmd as _recorder_cmd
+from recorder_crash import wait_for_line as _wait_for_line
 
 
-def _recorder_cmd(out: Path, topics: str, *extra: str, shim: list[str] | None = None) -> list[str]:
-    head = [PY, str(SHIM), *shim, "--"] if shim else [PY]
-    return [*head, "-m", "hoi_perception.nodes.bag_recorder", "--ros-args", "-p", f"output:={out}",
-            "-p", f"topics:=[{topics}]", *extra]
-
-
-def _wait_for_line(proc: subprocess.Popen, log: Path, text: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in log.read_text(errors="replace"):
-            return
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise AssertionError(f"'{text}' not seen in {log} within {timeout} s:\n{log.read_text(errors='replace')}")
-
-
-def _open_with_rosbags_or_repair(bag: Path) -> tuple[int, bool, str]:
-    """Count messages with rosbags itself; repair first if rosbags refuses. Returns (count, repaired, report)."""
-    from rosbags.rosbag2 import Reader
-
-    try:
-        with Reader(bag) as r:
-            return sum(1 for _ in r.messages()), False, ""
-    except Exception:  # noqa: BLE001 - rosbags refused: the kill hit a write, repair
-        res = subprocess.run([PY, "-m", "hoi_perception.bag.repair", str(bag)], capture_output=True, text=True,
-                             env=_env(), timeout=120)
-        assert res.returncode == 0, res.stdout + res.stderr
-        with Reader(bag) as r:
-            return sum(1 for _ in r.messages()), True, res.stdout
-
-
-def _mcap_lib_count(mcap_file: Path) -> int:
-    from mcap.reader import make_reader
-
-    with open(mcap_file, "rb") as f:
-        return sum(1 for _ in make_reader(f).iter_messages())
-
-
-def _record_and_kill(tmp_path: Path, kind: str, rate: float, kill_after_s: float, publish_s: float,
-                     extra_pub: list[str], depth: int) -> dict:
-    bag = tmp_path / "bag"
-    rec_log = tmp_path / "recorder.log"
-    sent_json = tmp_path / "sent.json"
-    topic = f"/fault/{kind}"
-    with open(rec_log, "w") as log:
-        # Queues deep enough that DDS keeps every message while the recorder fsyncs on a loaded
-        # machine: what is missing afterwards is then what the kill cost, not a queue overrun.
-        rec = subprocess.Popen(_recorder_cmd(bag, topic, "-p", f"qos_depth:={depth}"), stdout=log,
-                               stderr=subprocess.STDOUT, env=_env())
-    pub = None
-    try:
-        _wait_for_line(rec, rec_log, "recording [", 30)
-        pub = subprocess.Popen([PY, str(PUBLISHER), "--topic", topic, "--kind", kind, "--rate", str(rate),
-                                "--duration-s", str(publish_s), "--out", str(sent_json), "--depth", str(depth),
-                                *extra_pub],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
-        _wait_for_line(rec, rec_log, f"recording {topic} (", 30)
-        time.sleep(kill_after_s)
-        kill_ns = time.time_ns()
-        rec.send_signal(signal.SIGKILL)
-        rec.wait(timeout=10)
-        out, _ = pub.communicate(timeout=publish_s + 60)
-        assert pub.returncode == 0, out
-    finally:
-        for p in (rec, pub):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait()
-    sent = json.loads(sent_json.read_text())["send_time_ns"]
-    sent_before_kill = sum(1 for t in sent if t < kill_ns)
-    count, repaired, report = _open_with_rosbags_or_repair(bag)
-    with BagReader(bag) as r:
-        msgs = list(r.messages())
-        if kind == "small":
-            seqs = [int(r.deserialize(m).data.split()[0]) for m in msgs]
-            send = [int(r.deserialize(m).data.split()[1]) for m in msgs]
-        else:
-            imgs = [r.deserialize(m) for m in msgs]
-            seqs = [int(i.header.frame_id[1:]) for i in imgs]
-            send = [i.header.stamp.sec * 1_000_000_000 + i.header.stamp.nanosec for i in imgs]
-    mcap_file = next(bag.glob("*.mcap"))
-    return {
-        "kind": kind, "sent_before_kill": sent_before_kill, "recovered": count, "repaired": repaired,
-        "seqs": seqs, "send": send, "kill_ns": kill_ns, "report": report, "mcap_lib": _mcap_lib_count(mcap_file),
-    }
-
-
-def _check_kill_result(res: dict, chunk_interval_s: float = 1.0) -> None:
-    seqs = res["seqs"]
-    assert res["recovered"] > 0 and res["recovered"] == len(seqs) == res["mcap_lib"]
+def _kill_and_check(tmp_path: Path, stream: Stream, rate: float, depth: int, chunk_interval_s: float = 1.0) -> None:
+    """SIGKILL the recorder 3.3 s into a 6 s publication (scripts/bench_recorder_crash.py: the same at random
+    moments, N trials) and check what rosbags reads, after hoi-bag-repair where it is needed."""
+    run = record_and_kill(tmp_path, [stream], rate=rate, kill_after_s=3.3, publish_s=6.0, depth=depth)
+    rec = recover(run.bag)
+    assert rec.repair_rc == 0, rec.repair_report
+    recovered = rec.rosbags_after_repair
+    seqs = rec.streams.get(stream.topic, {}).get("seqs", [])
+    assert isinstance(recovered, int) and recovered > 0 and recovered == len(seqs) == rec.mcap_after_repair, \
+        (recovered, len(seqs), rec.mcap_after_repair, rec.repair_report)
     # Reliable delivery into fsync'd chunks: what survives is an unbroken prefix of what was sent.
     assert seqs == list(range(len(seqs))), "recovered messages have gaps"
-    newest_lost_s = (res["kill_ns"] - res["send"][-1]) / 1e9
-    lost = res["sent_before_kill"] - res["recovered"]
-    print(f"\nSIGKILL {res['kind']}: {res['recovered']} of {res['sent_before_kill']} sent before the kill recovered, "
-          f"{lost} lost, newest recovered sent {newest_lost_s:.2f} s before the kill, "
-          f"{'after repair' if res['repaired'] else 'rosbags opened it as it was'}")
+    newest_lost_s = newest_recovered_age_s(run, rec, stream.topic)
+    sent = run.sent_before_kill(stream.topic)
+    print(f"\nSIGKILL {stream.topic}: {recovered} of {sent} sent before the kill recovered, "
+          f"{sent - recovered} lost, newest recovered sent {newest_lost_s:.2f} s before the kill, "
+          f"{'rosbags opened it as it was' if rec.opened_as_is else 'after repair'}")
     # At most the last chunk (chunk_interval_s) plus the poll period, DDS latency and a loaded machine.
-    assert newest_lost_s <= chunk_interval_s + 0.75, res
+    assert newest_lost_s <= chunk_interval_s + 0.75, (run, rec.rosbags, rec.repair_report)
 
 
 def test_sigkill_small_messages_loses_at_most_the_last_second(tmp_path):
-    res = _record_and_kill(tmp_path, "small", rate=500.0, kill_after_s=3.3, publish_s=6.0, extra_pub=[],
-                           depth=1000)
-    _check_kill_result(res)
+    _kill_and_check(tmp_path, Stream("/fault/small", ["--kind", "small"]), rate=500.0, depth=1000)
 
 
 def test_sigkill_images_loses_at_most_the_last_second(tmp_path):
-    res = _record_and_kill(tmp_path, "image", rate=30.0, kill_after_s=3.3, publish_s=6.0,
-                           extra_pub=["--width", "640", "--height", "480", "--encoding", "rgb8"], depth=60)
-    _check_kill_result(res)
+    _kill_and_check(tmp_path, Stream("/fault/image", ["--kind", "image", "--width", "640", "--height", "480",
+                                                      "--encoding", "rgb8"]), rate=30.0, depth=60)
 
 
 def test_disk_full_one_error_exit_3_summary_bag_readable(tmp_path):
