@@ -231,3 +231,55 @@ def test_objects_without_a_mesh_use_the_measured_box(run: dict) -> None:
     instead of the fixed fallback box; the summary counts surfaces by source."""
     summary = [ln for ln in run["log"].splitlines() if "contacts summary:" in ln]
     assert summary and "'box-measured'" in summary[0] and "'box-extent'" not in summary[0], run["log"][-2000:]
+
+
+@pytest.mark.parametrize("wait_s, right_source", [(0.0, "body-joints"), (3.0, "test-hands")])
+def test_inputs_wait_pairs_people_with_hands_that_come_later(wait_s: float, right_source: str) -> None:
+    """objects_hands answers after body_pose: with inputs_wait_s the step waits for the hands of its
+    stamp (the right hand comes from the Hand3D); without, it uses what is there (body joints)."""
+    scene = SyntheticScene(SceneConfig(num_static_cameras=0, duration_s=1.0))
+    gt = scene.ground_truth(3, with_visibility=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hoi_perception.nodes.contacts_node", "--ros-args", "-r", "__node:=contacts_wait",
+         "-p", "humans_topic:=/w/humans", "-p", "hands_topic:=/w/hands", "-p", "objects_topic:=/w/objects",
+         "-p", f"inputs_wait_s:={wait_s}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    states: list = []
+    try:
+        node = rclpy.create_node("contacts_wait_test", context=context)
+        q = reliable_qos(10)
+        pub_h = node.create_publisher(HumanPose3DArray, "/w/humans", q)
+        pub_hand = node.create_publisher(Hand3DArray, "/w/hands", q)
+        pub_o = node.create_publisher(ObjectPoseArray, "/w/objects", q)
+        node.create_subscription(HoiStateArray, "/contacts_wait/hoi_states", states.append, q)
+        ex = rclpy.executors.SingleThreadedExecutor(context=context)
+        ex.add_node(node)
+        assert _spin_until(ex, lambda: pub_h.get_subscription_count() > 0 and pub_hand.get_subscription_count() > 0
+                           and pub_o.get_subscription_count() > 0
+                           and node.count_publishers("/contacts_wait/hoi_states") > 0, 30), "node did not come up"
+        header = Header(stamp=stamp_from_ns(EPOCH), frame_id="world")
+        objs = ObjectPoseArray(header=header)
+        objs.objects = [ObjectPose(header=header, track_id=o.track_id, object_name=o.name.lower(),
+                                   pose=pose_from_matrix(o.world_from_object), score=1.0, source="ground-truth")
+                        for o in gt.objects]
+        pub_o.publish(objs)
+        _spin_until(ex, lambda: False, 0.2)
+        humans = HumanPose3DArray(header=header)
+        humans.humans.append(HumanPose3D(header=header, track_id=1, skeleton=SKELETON_NAME,
+                                         joints=[_pt(p) for p in gt.joints_world], score=1.0, source="ground-truth"))
+        pub_h.publish(humans)
+        _spin_until(ex, lambda: False, 0.5)  # the hands come half a second later
+        hands = Hand3DArray(header=header)
+        hands.hands.append(Hand3D(handedness=Hand3D.RIGHT, handedness_score=1.0, person_track_id=1,
+                                  keypoints=[_pt(p) for p in hand_from_body_joints(gt.joints_world, RIGHT)],
+                                  score=1.0, source="test-hands"))
+        pub_hand.publish(hands)
+        assert _spin_until(ex, lambda: len(states) >= 1, 10)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+        rclpy.shutdown(context=context)
+    assert proc.returncode == 0, out
+    assert states[0].states[0].right_hand_source == right_source, out

@@ -71,7 +71,7 @@ from hoi_perception.ros.diagnostics import OK, WARN, DiagnosticsPublisher, RateM
 from hoi_perception.ros.node_main import run_node
 from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.qos import TF_STATIC_LISTENER_QOS, reliable_qos
-from hoi_perception.ros.time import ns_from_stamp
+from hoi_perception.ros.time import ns_from_stamp, steady_timer
 from hoi_perception.skeleton.bodypose34 import NUM_JOINTS
 
 _CONFIG_PARAMS = ("hand_contact_m", "probability_scale_m", "hand_surface_offset_m", "enter_probability",
@@ -95,6 +95,8 @@ PARAMETERS = (
           "known (box-extent)"),
     Param("object_max_age_s", 0.5, "objects within this of the humans' stamp are used [s]", 0.0, 60.0),
     Param("hand_max_age_s", 0.1, "hands within this of the humans' stamp are used [s]", 0.0, 60.0),
+    Param("inputs_wait_s", 0.0, "hold a humans message this long (wall clock) for the hands and objects of its stamp "
+          "(topics with a publisher only); 0: use what has arrived", 0.0, 10.0),
     Param("up_axis", [0.0, 0.0, 0.0], "the frame's vertical for the capsule body; zeros: the body's own "
           "pelvis->neck"),
     Param("hand_contact_m", _C.hand_contact_m, "skin-to-surface gap at contact probability 0.5 [m]", 0.0, 0.2),
@@ -160,10 +162,17 @@ class ContactsNode(Node):
         self.hands: deque[Any] = deque(maxlen=20)
         self.objects: deque[Any] = deque(maxlen=20)
         q = reliable_qos(10)
-        self.create_subscription(Hand3DArray, str(self.get_parameter("hands_topic").value),
-                                 lambda m: self.hands.append(m), q)
-        self.create_subscription(ObjectPoseArray, str(self.get_parameter("objects_topic").value),
-                                 lambda m: self.objects.append(m), q)
+        self.hands_topic = str(self.get_parameter("hands_topic").value)
+        self.objects_topic = str(self.get_parameter("objects_topic").value)
+        self.create_subscription(Hand3DArray, self.hands_topic, lambda m: self._arrived(self.hands, m), q)
+        self.create_subscription(ObjectPoseArray, self.objects_topic, lambda m: self._arrived(self.objects, m), q)
+        # objects_hands answers a frame later than body_pose: a step may wait for the hands and objects of
+        # its stamp instead of pairing the people with the previous frame's
+        self.inputs_wait_s = float(self.get_parameter("inputs_wait_s").value)
+        self.waiting: deque[tuple[float, Any]] = deque()
+        self.wait_counts: Counter[str] = Counter()
+        if self.inputs_wait_s > 0:
+            steady_timer(self, min(0.05, self.inputs_wait_s / 2), self._release_waiting)
         self.extents: deque[Any] = deque(maxlen=20)
         extents_topic = str(self.get_parameter("extents_topic").value)
         if extents_topic:
@@ -172,6 +181,7 @@ class ContactsNode(Node):
         # created last: when a frame's hands/objects and its humans are ready in one wait, the executor
         # takes subscriptions in creation order, so the step sees this frame's hands, not the last one's
         self.create_subscription(HumanPose3DArray, str(self.get_parameter("humans_topic").value), self.on_humans, q)
+
         self.create_subscription(TFMessage, "/tf_static", self.on_tf_static, TF_STATIC_LISTENER_QOS)
         self.pub_states = self.create_publisher(HoiStateArray, "~/hoi_states", q)
         self.pub_contacts = self.create_publisher(ContactSetArray, "~/contacts", q)
@@ -192,6 +202,7 @@ class ContactsNode(Node):
                                      "active_contacts": len(self.estimator.active_contacts()),
                                      "latency_ms_mean": float(np.mean(self.latency_ms[-50:])) if self.latency_ms else 0.0}
         values.update({f"bad_input.{k}": v for k, v in self.bad_input.items()})
+        values.update({f"inputs_wait.{k}": v for k, v in self.wait_counts.items()})
         # object surfaces used, by source: mesh:<file>, box-measured, box-extent (the fixed fallback)
         values.update({f"object_surface.{k}": v for k, v in self.surface_sources.items()})
         n_bad = sum(self.bad_input.values())
@@ -280,7 +291,41 @@ class ContactsNode(Node):
             return None
         return best
 
+    def _arrived(self, buf: deque[Any], msg: Any) -> None:
+        buf.append(msg)
+        if self.waiting:
+            self._release_waiting()
+
     def on_humans(self, msg: HumanPose3DArray) -> None:
+        if self.inputs_wait_s <= 0:
+            self.step(msg)
+            return
+        self.waiting.append((time.monotonic(), msg))
+        if len(self.waiting) > 100:  # bounded: the oldest goes with what there is
+            self.wait_counts["overflow"] += 1
+            self.step(self.waiting.popleft()[1])
+        self._release_waiting()
+
+    def _has_stamp(self, buf: deque[Any], stamp_ns: int) -> bool:
+        return any(abs(ns_from_stamp(m.header.stamp) - stamp_ns) <= 1_000_000 for m in buf)
+
+    def _release_waiting(self) -> None:
+        """Step the held humans messages, in order, once their stamp's hands and objects are in
+        (or the wait is over: counted as inputs_wait_timeouts)."""
+        now = time.monotonic()
+        awaited = [buf for buf, topic in ((self.hands, self.hands_topic), (self.objects, self.objects_topic))
+                   if self.count_publishers(topic) > 0]
+        while self.waiting:
+            t0, msg = self.waiting[0]
+            stamp = ns_from_stamp(msg.header.stamp)
+            ready = all(self._has_stamp(buf, stamp) for buf in awaited)
+            if not ready and now - t0 < self.inputs_wait_s:
+                return
+            self.wait_counts["complete" if ready else "timeouts"] += 1
+            self.waiting.popleft()
+            self.step(msg)
+
+    def step(self, msg: HumanPose3DArray) -> None:
         t0 = time.perf_counter()
         self.monitor.tick()
         stamp = ns_from_stamp(msg.header.stamp)
@@ -369,7 +414,9 @@ class ContactsNode(Node):
         lat = np.array(self.latency_ms) if self.latency_ms else np.zeros(1)
         return (f"contacts summary: {self.frames} frames, {self.events} grasp events, latency p50 "
                 f"{np.percentile(lat, 50):.1f} ms, p90 {np.percentile(lat, 90):.1f} ms; bad inputs: "
-                f"{dict(self.bad_input) or 'none'}; object surfaces: {dict(self.surface_sources) or 'none'}")
+                f"{dict(self.bad_input) or 'none'}; object surfaces: {dict(self.surface_sources) or 'none'}"
+                + (f"; inputs wait: {dict(self.wait_counts) or 'none'}, {len(self.waiting)} held at stop (no state "
+                   f"published)" if self.inputs_wait_s > 0 else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
