@@ -32,7 +32,7 @@ class Slow(Node):
     def tick(self):
         self.timer.cancel()
         print("callback started", flush=True)
-        if sys.argv[1].startswith("slow_close"):
+        if sys.argv[1].startswith("slow_close") or sys.argv[1] == "idle":
             return
         if sys.argv[1] == "fail":
             raise RuntimeError("a real fault in the callback")
@@ -80,6 +80,22 @@ def test_a_duplicated_sigint_is_one_stop_request(tmp_path: Path) -> None:
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "closed" in out and "Traceback" not in out and "KeyboardInterrupt" not in out, out
+
+
+def test_a_duplicate_sigint_after_the_node_stopped_is_harmless(tmp_path: Path) -> None:
+    """The node's stop is quick; the duplicate of the request (Ctrl-C reaches the process group,
+    ros2 launch forwards another) lands while the process exits: still exit 0, no traceback."""
+    for gap_s in (0.02, 0.05, 0.1):
+        proc = _start(tmp_path, "idle")
+        assert proc.stdout is not None
+        assert "callback started" in proc.stdout.readline()
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(gap_s)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, (gap_s, out)
+        assert "Traceback" not in out and "KeyboardInterrupt" not in out, (gap_s, out)
 
 
 def test_a_fault_in_a_running_node_still_fails(tmp_path: Path) -> None:

@@ -69,7 +69,15 @@ class SigintStopsRclpy:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
+            if self.requests:
+                # Stopping: teardown is over and the process exits next. A duplicate of the request
+                # (a terminal's Ctrl-C reaches the process group and ros2 launch forwards one more)
+                # can still come; Python resets its own handlers to SIG_DFL while finalizing, and a
+                # SIGINT then kills a process that stopped cleanly (-2). Ignored handlers are left
+                # as they are, so from here SIGINT is ignored.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            else:
+                signal.signal(signal.SIGINT, self._previous)
             self._installed = False
 
 
