@@ -152,6 +152,7 @@ class BlazePoseEstimator:
                  min_presence: float = MIN_PRESENCE, refine_heatmap: bool = True,
                  detector: BlazePoseDetector | None = None) -> None:
         model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
+        self.model_dir = model_dir  # named in the node's start-up line
         for f in (LANDMARK_FILE,) if detector is not None else (DETECTOR_FILE, LANDMARK_FILE):
             if not (model_dir / f).is_file():
                 raise FileNotFoundError(missing_models_message(model_dir, model_dir / f))

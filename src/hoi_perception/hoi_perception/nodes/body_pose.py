@@ -205,8 +205,9 @@ class BodyPoseNode(Node):
         self.diag.add("pose", self.output_monitor.status)
         self.diag.add("synchronizer", self.sync_status)
         prefix = "STAND-IN " if str(self.source).startswith("stand-in:") else ""
+        models = getattr(self.estimator, "model_dir", None) or self.get_parameter("model_path").value or "none"
         self.get_logger().info(f"{prefix}body pose backend {self.source}, box source {self.box_source_name}; "
-                               f"inputs: {', '.join(t for _, t in topics)}")
+                               f"inputs: {', '.join(t for _, t in topics)}; models: {models}")
 
     def sync_status(self) -> tuple[bytes, str, dict[str, object]]:
         from hoi_perception.ros.diagnostics import OK, WARN
