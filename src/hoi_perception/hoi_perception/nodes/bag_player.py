@@ -65,6 +65,7 @@ from rosgraph_msgs.msg import Clock
 
 from hoi_perception.bag.io import BagError, BagMessage, BagReader, TopicInfo
 from hoi_perception.bag.playback import PlaybackConfig, PlaybackRunner, PlaybackStats, schedule, select_topics
+from hoi_perception.ros.node_main import run_with_rclpy
 from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.spin import spin_until_shutdown
 from hoi_perception.ros.stop_signal import SigintStopsRclpy
@@ -443,14 +444,7 @@ def main(args: Sequence[str] | None = None) -> int:
     parameters, 130 a stop cut short by a later SIGINT)."""
     # SIGINT (Ctrl-C, ros2 launch shutting the graph down) is a stop request: playback
     # ends, the summary is logged and the exit code is 0 (ros/stop_signal.py).
-    with SigintStopsRclpy() as sigint:
-        try:
-            rclpy.init(args=args)
-        except Exception as exc:  # noqa: BLE001 - malformed --ros-args
-            print(f"bag_player: bad arguments: {' '.join(str(exc).split())}", file=sys.stderr)
-            return EXIT_BAD_PARAMETERS
-        sigint.arm()
-        return _play(sigint)
+    return run_with_rclpy("bag_player", args, _play)
 
 
 def _play(sigint: SigintStopsRclpy) -> int:

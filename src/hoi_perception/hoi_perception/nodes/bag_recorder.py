@@ -42,9 +42,9 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 from hoi_perception.bag.recording import CrashSafeBagWriter
+from hoi_perception.ros.node_main import run_with_rclpy
 from hoi_perception.ros.parameters import Param, declare_parameters
 from hoi_perception.ros.pattern_subscriber import PatternSubscriber, check_patterns
-from hoi_perception.ros.stop_signal import SigintStopsRclpy
 from hoi_perception.ros.time import steady_timer
 
 EXIT_OK = 0
@@ -209,14 +209,7 @@ class BagRecorder(Node):
 def main(argv: list[str] | None = None) -> int:
     # SIGINT stops rclpy and lets close() write the footer; it is not a KeyboardInterrupt
     # that could land inside close() (ros/stop_signal.py).
-    with SigintStopsRclpy() as sigint:
-        try:
-            rclpy.init(args=argv)
-        except Exception as exc:  # noqa: BLE001 - malformed --ros-args
-            print(f"{NAME}: bad arguments: {' '.join(str(exc).split())}", file=sys.stderr)
-            return EXIT_BAD_PARAMETERS
-        sigint.arm()
-        return _record()
+    return run_with_rclpy(NAME, argv, lambda _sigint: _record())
 
 
 def _record() -> int:

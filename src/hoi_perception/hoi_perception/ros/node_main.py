@@ -13,7 +13,8 @@ traceback."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,20 @@ def run_node(factory: Callable[[], Any], name: str, report: Callable[[Any], str]
     ``report(node)``. ``spin``: the node's own loop (a file or camera source
     paced by its frames) instead of ``rclpy.spin(node)``. Returns the process
     exit code."""
+    return run_with_rclpy(name, argv, lambda _sigint: _run(factory, name, report, spin, json_report))
+
+
+def run_with_rclpy(name: str, argv: Sequence[str] | None, body: Callable[[SigintStopsRclpy], int]) -> int:
+    """SIGINT as a stop request (ros/stop_signal.py) around ``rclpy.init(argv)`` and ``body(sigint)``;
+    malformed ``--ros-args`` are one line and exit 2. Returns ``body``'s exit code."""
     with SigintStopsRclpy() as sigint:
-        rclpy.init(args=argv)
+        try:
+            rclpy.init(args=argv)
+        except Exception as exc:  # noqa: BLE001 - malformed --ros-args
+            print(f"{name}: bad arguments: {' '.join(str(exc).split())}", file=sys.stderr)
+            return EXIT_BAD_PARAMETERS
         sigint.arm()
-        return _run(factory, name, report, spin, json_report)
+        return body(sigint)
 
 
 def _run(factory: Callable[[], Any], name: str, report: Callable[[Any], str] | None,
