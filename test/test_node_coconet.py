@@ -97,7 +97,7 @@ def test_sample_bag_engine_path_with_the_contract_test_model(tmp_path):
     assert c["windows_run"] >= 3 and c["engine_errors"] == 0, out[-3000:]
     e = rep["errors"]["joint_error_mm"]
     assert e["frames"] >= 10 and e["before"] != pytest.approx(e["after"], abs=1e-6)
-    assert states and all("onnxruntime" in s.source for m in states for s in m.states)
+    assert states and all("onnxruntime" in s.source for m in states for s in m.states), {s.source for m in states for s in m.states}
     # overlapping windows (T=4, stride 2) still publish each frame once
     stamps = [(s.header.stamp.sec, s.header.stamp.nanosec) for m in states for s in m.states]
     assert len(stamps) == len(set(stamps))
