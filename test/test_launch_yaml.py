@@ -82,6 +82,9 @@ def test_run_stops_everything_when_a_shutdown_node_exits(monkeypatch: pytest.Mon
     rc = run([long, short], timeout_s=30, sink=out)
     assert rc == 0
     assert "[quick] hello from quick" in out.getvalue()
+    # each exit is reported as ros2 launch reports it: quick ended by itself, sleeper was stopped by SIGINT
+    assert "process quick has finished cleanly" in out.getvalue()
+    assert "process sleeper has died" in out.getvalue() and "signal SIGINT" in out.getvalue(), out.getvalue()
 
 
 @pytest.mark.parametrize("attr", ["launch-prefix: gdb -ex run --args", "respawn: true", "output: log",

@@ -406,6 +406,22 @@ class _Slot:
     starts: int = 0
     respawn_at: float | None = None
     threads: list[threading.Thread] = field(default_factory=list)
+    reported: subprocess.Popen[str] | None = None  # the process whose exit was already reported
+
+
+def _report_exit(slot: _Slot, sink: Any) -> None:
+    """One line per process exit, worded as ros2 launch words it, so a node that did not end
+    cleanly (non-zero code, or a signal) is seen without reading its log."""
+    p = slot.proc
+    if p is None or p.returncode is None or slot.reported is p:
+        return
+    slot.reported = p
+    code = p.returncode
+    if code == 0:
+        sink.write(f"[hoi-launch] process {slot.spec.label} has finished cleanly [pid {p.pid}]\n")
+    else:
+        why = f", signal {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() else ""
+        sink.write(f"[hoi-launch] process {slot.spec.label} has died [pid {p.pid}, exit code {code}{why}]\n")
 
 
 def _start(slot: _Slot, sink: Any) -> None:
@@ -454,6 +470,8 @@ def run(nodes: list[NodeSpec], timeout_s: float | None = None, sink: Any = sys.s
         while not stop.is_set():
             now = time.monotonic()
             finished = [s for s in slots if s.proc is not None and s.proc.poll() is not None]
+            for s in finished:
+                _report_exit(s, sink)
             shutting = [s for s in finished if s.spec.shutdown_on_exit]
             if shutting:
                 rc = max(abs(s.proc.returncode) for s in shutting)  # type: ignore[union-attr]
@@ -484,6 +502,7 @@ def run(nodes: list[NodeSpec], timeout_s: float | None = None, sink: Any = sys.s
                 s.proc.wait()
             for t in s.threads:
                 t.join(timeout=2)
+            _report_exit(s, sink)
     return rc
 
 
