@@ -2,7 +2,7 @@
 
 Each detector's class names (Open Images V4 for the Objectron SSD, COCO for
 YOLOv3-tiny) map onto one small vocabulary of things people interact with
-(docs/objects.md lists it). Classes outside it are dropped by default
+(``VOCABULARY`` below is the list). Classes outside it are dropped by default
 (vehicles, animals) so consumers see one set of names. ``graspable`` marks
 objects a hand can carry (contact reasoning treats them as movable);
 ``support`` marks furniture things are put on or sat on.
