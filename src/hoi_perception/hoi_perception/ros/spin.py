@@ -17,11 +17,23 @@ from rclpy.executors import Executor, ShutdownException
 SHUTDOWN_POLL_S = 0.25
 
 
+def _executor_shut_down(executor: Executor) -> bool:
+    # rclpy keeps this flag private; Executor.spin() tests it the same way before each spin_once
+    return bool(getattr(executor, "_is_shutdown", False))
+
+
 def spin_until_shutdown(executor: Executor, poll_s: float = SHUTDOWN_POLL_S) -> None:
-    """Spin ``executor`` until its context is shut down (or the executor is). Raises what
-    ``spin_once`` raises (ExternalShutdownException when the context goes down mid-wait)."""
+    """Spin ``executor`` until its context is shut down or the executor is. Raises what
+    ``spin_once`` raises (ExternalShutdownException when the context goes down mid-wait, a
+    callback's exception), except while ``Executor.shutdown()`` from another thread tears the
+    executor down under a ``spin_once`` in progress (its guard conditions destroyed): that is
+    the stop, not a fault."""
     try:
-        while executor.context.ok():
+        while executor.context.ok() and not _executor_shut_down(executor):
             executor.spin_once(timeout_sec=poll_s)
-    except ShutdownException:  # Executor.shutdown() from another thread: a stop too
+    except ShutdownException:
         pass
+    except Exception:
+        if _executor_shut_down(executor):
+            return
+        raise
