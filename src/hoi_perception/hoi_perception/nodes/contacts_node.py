@@ -306,9 +306,6 @@ class ContactsNode(Node):
             self.step(self.waiting.popleft()[1])
         self._release_waiting()
 
-    def _has_stamp(self, buf: deque[Any], stamp_ns: int) -> bool:
-        return any(abs(ns_from_stamp(m.header.stamp) - stamp_ns) <= 1_000_000 for m in buf)
-
     def _release_waiting(self) -> None:
         """Step the held humans messages, in order, once their stamp's hands and objects are in
         (or the wait is over: counted as inputs_wait_timeouts)."""
@@ -318,7 +315,7 @@ class ContactsNode(Node):
         while self.waiting:
             t0, msg = self.waiting[0]
             stamp = ns_from_stamp(msg.header.stamp)
-            ready = all(self._has_stamp(buf, stamp) for buf in awaited)
+            ready = all(self._nearest(buf, stamp, 1_000_000) is not None for buf in awaited)  # same stamp, 1 ms
             if not ready and now - t0 < self.inputs_wait_s:
                 return
             self.wait_counts["complete" if ready else "timeouts"] += 1
